@@ -12,7 +12,7 @@ export type InterceptionMode = (typeof InterceptionModes)[number];
 
 export type IpFamily = 4 | 6;
 
-/** A parsed CIDR, normalised to its network address (`10.1.2.3/8` is refused, not rewritten). */
+/** A parsed CIDR in canonical spelling; host bits are kept as written (iptables masks them). */
 export interface Cidr {
   readonly family: IpFamily;
   /** Canonical text, e.g. `10.0.0.0/8`, `2001:db8::/32`. */

@@ -97,8 +97,9 @@ function maskBytes(bytes: readonly number[], prefix: number): number[] {
 }
 
 /**
- * Parses `address/prefix`. Host bits are cleared, as the kernel does when matching, so
- * `10.1.2.3/8` plans as `10.0.0.0/8`. Returns a reason string on failure.
+ * Parses `address/prefix`. The address keeps its host bits (`127.0.0.1/8` stays so, as Istio
+ * writes it; iptables masks them when matching), only its spelling is made canonical.
+ * Returns a reason string on failure.
  */
 export function parseCidr(text: string): Cidr | string {
   const slash = text.indexOf('/');
@@ -111,8 +112,7 @@ export function parseCidr(text: string): Cidr | string {
     return `prefix length must be 0-${maxPrefix}`;
   }
   const prefix = Number(prefixText);
-  const network: ParsedAddress = { family: address.family, bytes: maskBytes(address.bytes, prefix) };
-  return { family: address.family, text: `${formatAddress(network)}/${prefix}`, isLoopback: isLoopbackAddress(address) };
+  return { family: address.family, text: `${formatAddress(address)}/${prefix}`, isLoopback: isLoopbackAddress(address) };
 }
 
 /** Whether `inner` lies entirely inside `outer` (same family, longer or equal prefix). */

@@ -1,0 +1,197 @@
+/**
+ * Adapter from `outrigger init` argv and environment to a validated CaptureConfig and
+ * InitOptions. Flags win over environment variables, which win over Istio's defaults. Every bad
+ * value (and every unknown flag) is reported at once as one InvalidInput error; the caller exits
+ * 2 before touching the kernel.
+ */
+
+import yargs from 'yargs';
+import type { CaptureConfig } from '../capture/capture-config.js';
+import { buildCaptureConfig, type RawCaptureSettings } from '../capture/build-capture-config.js';
+import { parseBoolean, parsePort } from '../capture/capture-values.js';
+import { type FieldProblem, invalidInput, isOutriggerError } from '../common/errors.js';
+import { CaptureEnvOnly, CaptureFlags } from './init-flags.js';
+import { IptablesBackends, type InitOptions, type IptablesBackend, type Ipv6Mode } from './init-options.js';
+
+export interface ParsedInit {
+  readonly capture: CaptureConfig;
+  readonly options: InitOptions;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const OptionFlags = {
+  'dry-run': { alias: 'n', type: 'boolean', describe: 'Print the iptables-restore input; change nothing' },
+  output: { type: 'string', describe: 'With --dry-run: text or json' },
+  'cleanup-only': { type: 'boolean', describe: 'Remove every rule, chain, route and address outrigger added' },
+  'run-validation': { type: 'boolean', describe: 'Prove that redirection works; exit 126 if it does not' },
+  'skip-rule-apply': { type: 'boolean', describe: 'Do not apply rules (use with --run-validation in CNI mode)' },
+  'iptables-probe-port': { type: 'string', describe: 'Destination port the validation probe connects to (default 15002)' },
+  'probe-timeout': { type: 'string', describe: 'How long validation may take, e.g. 5s (default 5s)' },
+  ipv6: { type: 'string', describe: 'auto (from the pod\'s addresses), true or false (default auto)' },
+  'resolv-conf': { type: 'string', describe: 'Where DNS servers come from (default /etc/resolv.conf)' },
+  'iptables-backend': { type: 'string', describe: 'auto, legacy, nft or plain (default auto, chosen as Istio does)' },
+  'network-namespace': { type: 'string', describe: 'Apply in this network namespace (path)' },
+  'log-level': { type: 'string', describe: 'debug, info, warn or error (default info)' },
+  'restore-format': { alias: 'f', type: 'boolean', describe: 'Accepted for istio-iptables compatibility; always on' },
+} as const;
+
+export function initUsage(): string {
+  const parser = buildParser([]);
+  let text = '';
+  parser.showHelp((s: string) => {
+    text = s;
+  });
+  return text;
+}
+
+function buildParser(argv: readonly string[]) {
+  let parser = yargs([...argv])
+    .scriptName('outrigger init')
+    .usage('$0 [flags]\n\nApply the capture rules (istio-iptables compatible) in this network namespace.')
+    .parserConfiguration({ 'camel-case-expansion': false, 'boolean-negation': false, 'short-option-groups': false, 'parse-numbers': false, 'parse-positional-numbers': false })
+    .strict()
+    .help(false)
+    .version(false)
+    .exitProcess(false)
+    .fail((message: string, error: Error | undefined) => {
+      throw error ?? new Error(message);
+    });
+  for (const f of CaptureFlags) {
+    parser = parser.option(f.long, { ...(f.short ? { alias: f.short } : {}), type: f.kind, describe: f.describe });
+  }
+  for (const [name, spec] of Object.entries(OptionFlags)) {
+    parser = parser.option(name, spec);
+  }
+  return parser.option('help', { alias: 'h', type: 'boolean', describe: 'Show this help' });
+}
+
+function flagLabel(long: string, short?: string): string {
+  return short ? `--${long} (-${short})` : `--${long}`;
+}
+
+/** Reads yargs output. A string flag given twice keeps the last value, as pflag does. */
+function lastValue(value: unknown): unknown {
+  return Array.isArray(value) ? value[value.length - 1] : value;
+}
+
+function collectCaptureSettings(args: Record<string, unknown>, env: Env): RawCaptureSettings {
+  const raw: Partial<Record<string, { text: string; source: string }>> = {};
+  for (const f of CaptureFlags) {
+    const value = lastValue(args[f.long]);
+    if (value !== undefined) {
+      raw[f.setting] = { text: String(value), source: flagLabel(f.long, f.short) };
+      continue;
+    }
+    const envName = f.env.find((name) => env[name] !== undefined && env[name] !== '');
+    if (envName) raw[f.setting] = { text: env[envName] ?? '', source: `env ${envName}` };
+  }
+  for (const { env: name, setting } of CaptureEnvOnly) {
+    const text = env[name];
+    if (text !== undefined && text !== '') raw[setting] = { text, source: `env ${name}` };
+  }
+  return raw as RawCaptureSettings;
+}
+
+/** Go-style durations as Istio accepts them: `5s`, `500ms`, `1m`, `1m30s`. */
+export function parseDurationMs(text: string): number | null {
+  const trimmed = text.trim();
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(trimmed)) return null;
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  for (const match of trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(match[1]) * (units[match[2] ?? 's'] ?? 0);
+  return total;
+}
+
+function collectOptions(args: Record<string, unknown>, problems: FieldProblem[]): InitOptions {
+  const str = (name: string): string | undefined => {
+    const v = lastValue(args[name]);
+    return v === undefined ? undefined : String(v);
+  };
+  const bool = (name: string): boolean => lastValue(args[name]) === true;
+
+  const output = str('output') ?? 'text';
+  if (output !== 'text' && output !== 'json') problems.push({ source: '--output', value: output, reason: 'must be text or json' });
+
+  const probePortText = str('iptables-probe-port') ?? '15002';
+  const probePort = parsePort(probePortText);
+  if (!probePort.ok) problems.push({ source: '--iptables-probe-port', value: probePortText, reason: probePort.reason });
+
+  const timeoutText = str('probe-timeout') ?? '5s';
+  const probeTimeoutMs = parseDurationMs(timeoutText);
+  if (probeTimeoutMs === null || probeTimeoutMs <= 0 || probeTimeoutMs > 600_000) {
+    problems.push({ source: '--probe-timeout', value: timeoutText, reason: 'must be a duration between 1ms and 10m, e.g. 5s or 500ms' });
+  }
+
+  const ipv6Text = str('ipv6') ?? 'auto';
+  let ipv6: Ipv6Mode = 'auto';
+  if (ipv6Text !== 'auto') {
+    const parsed = parseBoolean(ipv6Text);
+    if (parsed.ok && ipv6Text.trim() !== '') ipv6 = parsed.value;
+    else problems.push({ source: '--ipv6', value: ipv6Text, reason: 'must be auto, true or false' });
+  }
+
+  const backendText = str('iptables-backend') ?? 'auto';
+  const backend = IptablesBackends.find((b) => b === backendText);
+  if (!backend) problems.push({ source: '--iptables-backend', value: backendText, reason: `must be one of ${IptablesBackends.join(', ')}` });
+
+  const logLevel = str('log-level') ?? 'info';
+  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) {
+    problems.push({ source: '--log-level', value: logLevel, reason: 'must be debug, info, warn, error or silent' });
+  }
+
+  const resolvConfPath = str('resolv-conf') ?? '/etc/resolv.conf';
+  if (resolvConfPath === '') problems.push({ source: '--resolv-conf', value: '', reason: 'must be a file path' });
+  const networkNamespace = str('network-namespace');
+  if (networkNamespace !== undefined && !networkNamespace.startsWith('/')) {
+    problems.push({ source: '--network-namespace', value: networkNamespace, reason: 'must be an absolute path such as /var/run/netns/NAME' });
+  }
+
+  const options: InitOptions = {
+    dryRun: bool('dry-run'),
+    output: output === 'json' ? 'json' : 'text',
+    cleanupOnly: bool('cleanup-only'),
+    runValidation: bool('run-validation'),
+    skipRuleApply: bool('skip-rule-apply'),
+    probePort: probePort.ok ? probePort.value : 15002,
+    probeTimeoutMs: probeTimeoutMs ?? 5000,
+    ipv6,
+    resolvConfPath,
+    backend: (backend ?? 'auto') as IptablesBackend,
+    ...(networkNamespace !== undefined ? { networkNamespace } : {}),
+    logLevel,
+  };
+  if (options.dryRun && options.cleanupOnly) {
+    problems.push({ source: '--cleanup-only', value: 'true', reason: 'cannot be combined with --dry-run' });
+  }
+  return options;
+}
+
+export type ParseInitResult = { readonly kind: 'help' } | ({ readonly kind: 'run' } & ParsedInit);
+
+export function parseInitFlags(argv: readonly string[], env: Env): ParseInitResult {
+  const problems: FieldProblem[] = [];
+  let args: Record<string, unknown>;
+  try {
+    args = buildParser(argv).parseSync() as Record<string, unknown>;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw invalidInput([{ source: 'arguments', value: argv.join(' '), reason: message }], 'flags');
+  }
+  if (args.help === true) return { kind: 'help' };
+  const positional = (args._ as unknown[]).map(String);
+  if (positional.length > 0) {
+    problems.push({ source: 'arguments', value: positional.join(' '), reason: 'unexpected positional arguments (flags take the form --name value)' });
+  }
+
+  const options = collectOptions(args, problems);
+  let capture: CaptureConfig | undefined;
+  try {
+    capture = buildCaptureConfig(collectCaptureSettings(args, env));
+  } catch (error) {
+    if (!isOutriggerError(error)) throw error;
+    problems.push(...error.problems);
+  }
+  if (problems.length > 0 || !capture) throw invalidInput(problems, 'flags');
+  return { kind: 'run', capture, options };
+}

@@ -1,0 +1,69 @@
+/**
+ * Parses iptables-restore text into comparable data, normalising only what iptables-restore
+ * itself treats as identical: `* nat`/`*nat`, `-N X`/`:X - [0:0]`, `--to-port`/`--to-ports`, and
+ * `-m comment --comment ...` (outrigger's purpose comments). Used by the conformance test.
+ */
+
+export interface RestoreTable {
+  readonly table: string;
+  readonly chains: string[];
+  /** Each rule as `-A CHAIN tokens...` or `-I CHAIN N tokens...`, comments removed. */
+  readonly rules: string[];
+}
+
+export function tokenize(line: string): string[] {
+  const tokens: string[] = [];
+  const pattern = /"((?:[^"\\]|\\.)*)"|(\S+)/g;
+  for (const match of line.matchAll(pattern)) tokens.push(match[1] !== undefined ? match[1].replace(/\\(.)/g, '$1') : (match[2] ?? ''));
+  return tokens;
+}
+
+export function normaliseRule(line: string): string {
+  const tokens = tokenize(line);
+  const out: string[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    if (tokens[i] === '-m' && tokens[i + 1] === 'comment' && tokens[i + 2] === '--comment') {
+      i += 3;
+      continue;
+    }
+    out.push(tokens[i] === '--to-port' ? '--to-ports' : (tokens[i] ?? ''));
+  }
+  return out.join(' ');
+}
+
+/** Splits a sequence of table blocks into restore documents: a table name that does not sort after the previous one starts a new document. */
+export function parseRestoreDocuments(text: string): RestoreTable[][] {
+  const documents: RestoreTable[][] = [];
+  let current: RestoreTable | null = null;
+  let lastTable = '';
+  for (const rawLine of text.split('\n')) {
+    const line = rawLine.trim();
+    if (line === '' || line.startsWith('#') || /^ip6?tables-save$/.test(line)) continue;
+    if (line.startsWith('*')) {
+      const table = line.slice(1).trim();
+      if (documents.length === 0 || table <= lastTable) documents.push([]);
+      lastTable = table;
+      current = { table, chains: [], rules: [] };
+      documents[documents.length - 1]?.push(current);
+      continue;
+    }
+    if (!current) throw new Error(`rule outside a table: ${line}`);
+    if (line === 'COMMIT') {
+      current = null;
+      continue;
+    }
+    if (line.startsWith('-N ')) current.chains.push(line.slice(3).trim());
+    else if (line.startsWith(':')) {
+      const name = line.slice(1).split(/\s+/)[0] ?? '';
+      if (!['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'].includes(name)) current.chains.push(name);
+    } else current.rules.push(normaliseRule(line));
+  }
+  return documents;
+}
+
+/** Tables keyed by name, for comparison where table block order may differ. */
+export function byTable(document: readonly RestoreTable[]): Record<string, { chains: string[]; rules: string[] }> {
+  const result: Record<string, { chains: string[]; rules: string[] }> = {};
+  for (const t of document) result[t.table] = { chains: [...t.chains].sort(), rules: t.rules };
+  return result;
+}
