@@ -1,0 +1,80 @@
+/**
+ * Applies one family's plan with a single `iptables-restore --noflush`: read the live state,
+ * compute the transition (nothing to do if the plan is already there), dry-run it with --test on
+ * backends that commit table by table, apply it, and on failure put the saved tables back so the
+ * previous rules stay intact.
+ */
+
+import type { FamilyPlan } from '../capture/rule.js';
+import { planTransition } from '../capture/plan-transition.js';
+import { readSavedState, type SavedState } from '../capture/saved-rules.js';
+import { ErrorCodes, OutriggerError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import type { CommandRunner } from './command-runner.js';
+import type { IptablesBinaries } from './select-backend.js';
+
+export interface FamilyApplyResult {
+  readonly family: 4 | 6;
+  readonly backend: IptablesBinaries['backend'];
+  readonly changed: boolean;
+  /** Puts back the state saved before this apply (used if a later step fails). */
+  readonly revert: () => Promise<void>;
+}
+
+export async function readLiveState(bins: IptablesBinaries, runner: CommandRunner): Promise<SavedState> {
+  const saved = await runner.run(bins.save, []);
+  if (saved.exitCode !== 0) {
+    throw new OutriggerError(ErrorCodes.ApplyFailed, `${bins.save} failed (exit ${saved.exitCode}): ${saved.stderr.trim()}`);
+  }
+  return readSavedState(saved.stdout);
+}
+
+/** Restore input that returns the given tables to their saved content (absent tables: emptied). */
+function backupInput(state: SavedState, tables: readonly string[]): string {
+  return tables
+    .map((table) => {
+      const saved = state.tables.get(table as never);
+      return saved ? saved.lines.join('\n') : `*${table}\nCOMMIT`;
+    })
+    .join('\n')
+    .concat('\n');
+}
+
+export async function applyFamilyRules(plan: FamilyPlan, bins: IptablesBinaries, runner: CommandRunner, log: Logger): Promise<FamilyApplyResult> {
+  const state = await readLiveState(bins, runner);
+  const transition = planTransition(plan, state);
+  const family = plan.family;
+  if (!transition) {
+    log.info({ family, backend: bins.backend }, 'capture rules already in place; nothing changed');
+    return { family, backend: bins.backend, changed: false, revert: async () => {} };
+  }
+
+  const lockArgs = bins.needsLock ? ['--wait'] : [];
+  const restore = (args: string[], input: string) => runner.run(bins.restore, args, { input });
+
+  if (!bins.atomic) {
+    const test = await restore(['--noflush', '--test', ...lockArgs], transition.restoreInput);
+    if (test.exitCode !== 0) {
+      throw new OutriggerError(ErrorCodes.ApplyFailed, `${bins.restore} --test refused the rules for IPv${family}; nothing was changed: ${test.stderr.trim()}`);
+    }
+  }
+
+  const revert = async (): Promise<void> => {
+    const result = await restore([...lockArgs], backupInput(state, transition.tables));
+    if (result.exitCode !== 0) {
+      throw new OutriggerError(ErrorCodes.RollbackFailed, `restoring the previous IPv${family} rules failed: ${result.stderr.trim()}`);
+    }
+  };
+
+  const applied = await restore(['--noflush', ...lockArgs], transition.restoreInput);
+  if (applied.exitCode !== 0) {
+    const reason = applied.stderr.trim();
+    if (!bins.atomic) await revert();
+    throw new OutriggerError(
+      ErrorCodes.ApplyFailed,
+      `${bins.restore} failed for IPv${family}; the previous rules are intact: ${reason}`,
+    );
+  }
+  log.info({ family, backend: bins.backend, tables: transition.tables }, 'capture rules applied');
+  return { family, backend: bins.backend, changed: true, revert };
+}

@@ -1,0 +1,95 @@
+/**
+ * The iproute2 side of capture: TPROXY's policy routing (packets with the mark are delivered
+ * locally: `ip rule fwmark M lookup T` + `ip route local default dev lo table T`) and the IPv6
+ * inbound passthrough address `::6/128` on lo. Each step checks first, so re-runs are no-ops,
+ * and reports what it added so a failed apply can undo exactly that.
+ */
+
+import type { IpFamily } from '../capture/capture-config.js';
+import type { PolicyRoutingPlan } from '../capture/plan-capture.js';
+import { ErrorCodes, OutriggerError } from '../common/errors.js';
+import type { CommandRunner } from './command-runner.js';
+
+const PASSTHROUGH_V6 = '::6';
+
+async function ip(runner: CommandRunner, args: string[]): Promise<string> {
+  const result = await runner.run('ip', args);
+  if (result.exitCode !== 0) {
+    throw new OutriggerError(ErrorCodes.ApplyFailed, `ip ${args.join(' ')} failed: ${result.stderr.trim()}`);
+  }
+  return result.stdout;
+}
+
+function familyFlag(family: IpFamily): string {
+  return family === 4 ? '-4' : '-6';
+}
+
+interface JsonRule { fwmark?: string; table?: string }
+interface JsonAddress { addr_info?: { local?: string; prefixlen?: number }[] }
+
+async function hasMarkRule(runner: CommandRunner, family: IpFamily, mark: number, table: number): Promise<boolean> {
+  const rules = JSON.parse((await ip(runner, ['-j', familyFlag(family), 'rule', 'show'])) || '[]') as JsonRule[];
+  return rules.some((r) => r.fwmark !== undefined && Number(r.fwmark) === mark && String(r.table) === String(table));
+}
+
+async function hasLocalRoute(runner: CommandRunner, family: IpFamily, table: number): Promise<boolean> {
+  const out = await runner.run('ip', ['-j', familyFlag(family), 'route', 'show', 'table', String(table)]);
+  if (out.exitCode !== 0) return false; // the table does not exist yet
+  const routes = JSON.parse(out.stdout || '[]') as { type?: string; dst?: string; dev?: string }[];
+  return routes.some((r) => r.type === 'local' && r.dst === 'default' && r.dev === 'lo');
+}
+
+export type RoutingChange = { kind: 'rule' | 'route'; family: IpFamily } | { kind: 'address' };
+
+export async function ensurePolicyRouting(plan: PolicyRoutingPlan, runner: CommandRunner): Promise<RoutingChange[]> {
+  const added: RoutingChange[] = [];
+  for (const family of plan.families) {
+    if (!(await hasMarkRule(runner, family, plan.mark, plan.table))) {
+      await ip(runner, [familyFlag(family), 'rule', 'add', 'fwmark', String(plan.mark), 'lookup', String(plan.table)]);
+      added.push({ kind: 'rule', family });
+    }
+    if (!(await hasLocalRoute(runner, family, plan.table))) {
+      await ip(runner, [familyFlag(family), 'route', 'add', 'local', 'default', 'dev', 'lo', 'table', String(plan.table)]);
+      added.push({ kind: 'route', family });
+    }
+  }
+  return added;
+}
+
+async function hasPassthroughAddress(runner: CommandRunner): Promise<boolean> {
+  const addresses = JSON.parse((await ip(runner, ['-j', '-6', 'addr', 'show', 'dev', 'lo'])) || '[]') as JsonAddress[];
+  return addresses.some((a) => (a.addr_info ?? []).some((i) => i.local === PASSTHROUGH_V6 && i.prefixlen === 128));
+}
+
+export async function ensurePassthroughAddress(runner: CommandRunner): Promise<RoutingChange[]> {
+  if (await hasPassthroughAddress(runner)) return [];
+  await ip(runner, ['-6', 'addr', 'add', `${PASSTHROUGH_V6}/128`, 'dev', 'lo']);
+  return [{ kind: 'address' }];
+}
+
+/** Removes the given additions (or, for cleanup, everything matching mark/table and ::6). */
+export async function removeRouting(changes: readonly RoutingChange[], mark: number, table: number, runner: CommandRunner): Promise<void> {
+  for (const change of changes) {
+    if (change.kind === 'address') {
+      await runner.run('ip', ['-6', 'addr', 'del', `${PASSTHROUGH_V6}/128`, 'dev', 'lo']);
+    } else if (change.kind === 'rule') {
+      // Bounded: a namespace has at most a few duplicate rules.
+      for (let i = 0; i < 16 && (await hasMarkRule(runner, change.family, mark, table)); i++) {
+        await ip(runner, [familyFlag(change.family), 'rule', 'del', 'fwmark', String(mark), 'lookup', String(table)]);
+      }
+    } else if (await hasLocalRoute(runner, change.family, table)) {
+      await ip(runner, [familyFlag(change.family), 'route', 'del', 'local', 'default', 'dev', 'lo', 'table', String(table)]);
+    }
+  }
+}
+
+/** Everything cleanup may remove, for the families present. */
+export async function findOwnRouting(mark: number, table: number, families: readonly IpFamily[], runner: CommandRunner): Promise<RoutingChange[]> {
+  const found: RoutingChange[] = [];
+  for (const family of families) {
+    if (await hasMarkRule(runner, family, mark, table)) found.push({ kind: 'rule', family });
+    if (await hasLocalRoute(runner, family, table)) found.push({ kind: 'route', family });
+  }
+  if (families.includes(6) && (await hasPassthroughAddress(runner))) found.push({ kind: 'address' });
+  return found;
+}

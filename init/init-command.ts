@@ -1,0 +1,76 @@
+/**
+ * `outrigger init`: the init container's program. Parses istio-iptables-compatible flags, then
+ * prints (--dry-run), cleans up (--cleanup-only), applies and/or validates capture. Errors are
+ * translated to exit codes only here: 2 bad input (nothing touched), 126 validation failed
+ * (as istio-validation), 127 missing host tool, 1 apply failed (previous rules intact).
+ */
+
+import { planCapture } from '../capture/plan-capture.js';
+import { renderRestore } from '../capture/render-restore.js';
+import { createCommandRunner } from '../apply/create-command-runner.js';
+import { applyCapture, cleanupCapture } from '../apply/apply-capture.js';
+import { gatherHostFacts } from '../apply/gather-host-facts.js';
+import { ErrorCodes, isOutriggerError, type ErrorCode } from '../common/errors.js';
+import { createLogger } from '../common/log.js';
+import { initUsage, parseInitFlags, type ParseInitResult } from './parse-init-flags.js';
+import { validateCapture } from './validate-capture.js';
+
+const ExitCodes: Record<ErrorCode, number> = {
+  [ErrorCodes.InvalidInput]: 2,
+  [ErrorCodes.ValidationFailed]: 126,
+  [ErrorCodes.MissingDependency]: 127,
+  [ErrorCodes.ApplyFailed]: 1,
+  [ErrorCodes.RollbackFailed]: 1,
+  [ErrorCodes.ReadFailed]: 1,
+  [ErrorCodes.Unavailable]: 1,
+  [ErrorCodes.Internal]: 70,
+};
+
+export async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let parsed: ParseInitResult;
+  try {
+    parsed = parseInitFlags(argv, env);
+  } catch (error) {
+    if (isOutriggerError(error)) {
+      process.stderr.write(`outrigger init: ${error.message}\n`);
+      return ExitCodes[error.code];
+    }
+    throw error;
+  }
+  if (parsed.kind === 'help') {
+    process.stdout.write(initUsage());
+    return 0;
+  }
+
+  const { capture, options } = parsed;
+  const log = createLogger({ name: 'outrigger-init', level: options.logLevel });
+  const runner = createCommandRunner(options.networkNamespace ? { netnsPath: options.networkNamespace } : {});
+  const inOwnNamespace = options.networkNamespace === undefined;
+  try {
+    if (options.cleanupOnly) {
+      await cleanupCapture({ config: capture, runner, backend: options.backend, inOwnNamespace, log });
+      return 0;
+    }
+    const facts = await gatherHostFacts(capture, { ipv6: options.ipv6, resolvConfPath: options.resolvConfPath, runner, inOwnNamespace });
+    if (options.dryRun) {
+      const plan = planCapture(capture, facts);
+      const ipv4 = renderRestore(plan.ipv4);
+      const ipv6 = plan.ipv6 ? renderRestore(plan.ipv6) : null;
+      process.stdout.write(options.output === 'json' ? `${JSON.stringify({ ipv4, ipv6 })}\n` : `# IPv4\n${ipv4}${ipv6 ? `# IPv6\n${ipv6}` : ''}`);
+      return 0;
+    }
+    if (!options.skipRuleApply) {
+      await applyCapture({ config: capture, facts, runner, backend: options.backend, inOwnNamespace, log });
+    }
+    if (options.runValidation) {
+      await validateCapture(capture, { families: facts.ipv6 ? [4, 6] : [4], probePort: options.probePort, timeoutMs: options.probeTimeoutMs });
+      log.info('validation passed: traffic reaches the proxy');
+    }
+    return 0;
+  } catch (error) {
+    if (!isOutriggerError(error)) throw error;
+    log.error({ code: error.code, err: error }, error.message);
+    process.stderr.write(`outrigger init: ${error.message}\n`);
+    return ExitCodes[error.code];
+  }
+}
