@@ -179,10 +179,6 @@ export function parseInitFlags(argv: readonly string[], env: Env): ParseInitResu
     throw invalidInput([{ source: 'arguments', value: argv.join(' '), reason: message }], 'flags');
   }
   if (args.help === true) return { kind: 'help' };
-  const positional = (args._ as unknown[]).map(String);
-  if (positional.length > 0) {
-    problems.push({ source: 'arguments', value: positional.join(' '), reason: 'unexpected positional arguments (flags take the form --name value)' });
-  }
 
   const options = collectOptions(args, problems);
   let capture: CaptureConfig | undefined;
