@@ -11,7 +11,7 @@ import type { Logger } from '../common/log.js';
 import { applyFamilyRules, type FamilyApplyResult } from './apply-family-rules.js';
 import type { CommandRunner } from './command-runner.js';
 import { ensurePassthroughAddress, ensurePolicyRouting, findOwnRouting, removeRouting, type RoutingChange } from './policy-routing.js';
-import { type BackendChoice, type IptablesBinaries, selectBackend } from './select-backend.js';
+import { type BackendChoice, selectBackend } from './select-backend.js';
 
 export interface ApplyInput {
   readonly config: CaptureConfig;
@@ -34,25 +34,27 @@ export async function applyCapture(input: ApplyInput): Promise<ApplyReport> {
   const plan = planCapture(config, facts);
   const familyPlans = plan.ipv6 ? [plan.ipv4, plan.ipv6] : [plan.ipv4];
   // Choose every backend before changing anything, so a missing binary fails cleanly.
-  const backends = new Map<IpFamily, IptablesBinaries>();
-  for (const familyPlan of familyPlans) {
-    backends.set(familyPlan.family, await selectBackend(familyPlan.family, input.backend ?? 'auto', runner, input.inOwnNamespace ?? true));
-  }
+  const backends = await Promise.all(
+    familyPlans.map((familyPlan) => selectBackend(familyPlan.family, input.backend ?? 'auto', runner, input.inOwnNamespace ?? true)),
+  );
 
+  // The families and the routing are independent: apply them concurrently (this runs on every
+  // pod start), then undo whatever succeeded if anything failed.
   const routingAdded: RoutingChange[] = [];
-  const applied: FamilyApplyResult[] = [];
-  try {
+  const routing = (async () => {
     if (plan.ipv6PassthroughAddress) routingAdded.push(...(await ensurePassthroughAddress(runner)));
     if (plan.policyRouting) routingAdded.push(...(await ensurePolicyRouting(plan.policyRouting, runner)));
-    for (const familyPlan of familyPlans) {
-      const bins = backends.get(familyPlan.family);
-      if (!bins) throw new Error(`internal: no backend for IPv${familyPlan.family}`);
-      applied.push(await applyFamilyRules(familyPlan, bins, runner, log));
-    }
-  } catch (error) {
-    for (const done of applied.reverse()) if (done.changed) await done.revert();
+  })();
+  const outcomes = await Promise.allSettled([
+    routing,
+    ...familyPlans.map((familyPlan, i) => applyFamilyRules(familyPlan, backends[i]!, runner, log)),
+  ]);
+  const applied = outcomes.slice(1).flatMap((o) => (o.status === 'fulfilled' ? [o.value as FamilyApplyResult] : []));
+  const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failure) {
+    for (const done of applied) if (done.changed) await done.revert();
     await removeRouting(routingAdded, config.inboundTproxyMark, config.inboundTproxyRouteTable, runner);
-    throw error;
+    throw failure.reason;
   }
   return {
     plan,

@@ -13,7 +13,6 @@ import { gatherHostFacts } from '../apply/gather-host-facts.js';
 import { ErrorCodes, isOutriggerError, type ErrorCode } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
 import { initUsage, parseInitFlags, type ParseInitResult } from './parse-init-flags.js';
-import { validateCapture } from './validate-capture.js';
 
 const ExitCodes: Record<ErrorCode, number> = {
   [ErrorCodes.InvalidInput]: 2,
@@ -63,6 +62,8 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Prom
       await applyCapture({ config: capture, facts, runner, backend: options.backend, inOwnNamespace, log });
     }
     if (options.runValidation) {
+      // Loaded only when asked for: it pulls in node:net and node:crypto.
+      const { validateCapture } = await import('./validate-capture.js');
       await validateCapture(capture, { families: facts.ipv6 ? [4, 6] : [4], probePort: options.probePort, timeoutMs: options.probeTimeoutMs });
       log.info('validation passed: traffic reaches the proxy');
     }

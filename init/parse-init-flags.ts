@@ -5,7 +5,7 @@
  * 2 before touching the kernel.
  */
 
-import yargs from 'yargs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { CaptureConfig } from '../capture/capture-config.js';
 import { buildCaptureConfig, type RawCaptureSettings } from '../capture/build-capture-config.js';
 import { parseBoolean, parsePort } from '../capture/capture-values.js';
@@ -20,9 +20,15 @@ export interface ParsedInit {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-const OptionFlags = {
-  'dry-run': { alias: 'n', type: 'boolean', describe: 'Print the iptables-restore input; change nothing' },
-  output: { type: 'string', describe: 'With --dry-run: text or json' },
+interface OptionFlag {
+  readonly type: 'string' | 'boolean';
+  readonly short?: string;
+  readonly describe: string;
+}
+
+export const OptionFlags: Readonly<Record<string, OptionFlag>> = {
+  'dry-run': { short: 'n', type: 'boolean', describe: 'Print the iptables-restore input; change nothing' },
+  output: { type: 'string', describe: 'With --dry-run: text or json (default text)' },
   'cleanup-only': { type: 'boolean', describe: 'Remove every rule, chain, route and address outrigger added' },
   'run-validation': { type: 'boolean', describe: 'Prove that redirection works; exit 126 if it does not' },
   'skip-rule-apply': { type: 'boolean', describe: 'Do not apply rules (use with --run-validation in CNI mode)' },
@@ -32,45 +38,51 @@ const OptionFlags = {
   'resolv-conf': { type: 'string', describe: 'Where DNS servers come from (default /etc/resolv.conf)' },
   'iptables-backend': { type: 'string', describe: 'auto, legacy, nft or plain (default auto, chosen as Istio does)' },
   'network-namespace': { type: 'string', describe: 'Apply in this network namespace (path)' },
-  'log-level': { type: 'string', describe: 'debug, info, warn or error (default info)' },
-  'restore-format': { alias: 'f', type: 'boolean', describe: 'Accepted for istio-iptables compatibility; always on' },
-} as const;
+  'log-level': { type: 'string', describe: 'debug, info, warn, error or silent (default info)' },
+  'restore-format': { short: 'f', type: 'boolean', describe: 'Accepted for istio-iptables compatibility; always on' },
+  help: { short: 'h', type: 'boolean', describe: 'Show this help' },
+};
+
+const allFlags: readonly (readonly [string, OptionFlag])[] = [
+  ...CaptureFlags.map((f) => [f.long, { type: f.kind, describe: f.describe, ...(f.short ? { short: f.short } : {}) }] as const),
+  ...Object.entries(OptionFlags),
+];
+
+const parseArgsOptions: NonNullable<ParseArgsConfig['options']> = Object.fromEntries(
+  allFlags.map(([long, f]) => [long, { type: f.type, multiple: true, ...(f.short ? { short: f.short } : {}) }]),
+);
+
+const booleanFlags = new Set(allFlags.filter(([, f]) => f.type === 'boolean').map(([long]) => long));
 
 export function initUsage(): string {
-  const parser = buildParser([]);
-  let text = '';
-  parser.showHelp((s: string) => {
-    text = s;
+  const rows = allFlags.map(([long, f]) => {
+    const name = `${f.short ? `-${f.short}, ` : '    '}--${long}${f.type === 'string' ? ' VALUE' : ''}`;
+    return `  ${name.padEnd(50)}${f.describe}`;
   });
-  return text;
+  return `Usage: outrigger init [flags]\n\nApply the capture rules (istio-iptables compatible) in this network namespace.\n\nFlags:\n${rows.join('\n')}\n`;
 }
 
-function buildParser(argv: readonly string[]) {
-  let parser = yargs([...argv])
-    .scriptName('outrigger init')
-    .usage('$0 [flags]\n\nApply the capture rules (istio-iptables compatible) in this network namespace.')
-    .parserConfiguration({ 'camel-case-expansion': false, 'boolean-negation': false, 'short-option-groups': false, 'parse-numbers': false, 'parse-positional-numbers': false })
-    .strict()
-    .help(false)
-    .version(false)
-    .exitProcess(false)
-    .fail((message: string, error: Error | undefined) => {
-      throw error ?? new Error(message);
-    });
-  for (const f of CaptureFlags) {
-    parser = parser.option(f.long, { ...(f.short ? { alias: f.short } : {}), type: f.kind, describe: f.describe });
-  }
-  for (const [name, spec] of Object.entries(OptionFlags)) {
-    parser = parser.option(name, spec);
-  }
-  return parser.option('help', { alias: 'h', type: 'boolean', describe: 'Show this help' });
+/** pflag accepts `--flag=false` for booleans; util.parseArgs spells that `--no-flag`. */
+function normaliseBooleans(argv: readonly string[]): { args: string[]; problems: FieldProblem[] } {
+  const problems: FieldProblem[] = [];
+  const args = argv.map((arg) => {
+    const match = /^--([a-z0-9-]+)=(.*)$/.exec(arg);
+    if (!match || !booleanFlags.has(match[1] ?? '')) return arg;
+    const value = parseBoolean(match[2] ?? '');
+    if (!value.ok || (match[2] ?? '') === '') {
+      problems.push({ source: `--${match[1]}`, value: match[2] ?? '', reason: 'must be true or false' });
+      return arg;
+    }
+    return value.value ? `--${match[1]}` : `--no-${match[1]}`;
+  });
+  return { args, problems };
 }
 
 function flagLabel(long: string, short?: string): string {
   return short ? `--${long} (-${short})` : `--${long}`;
 }
 
-/** Reads yargs output. A string flag given twice keeps the last value, as pflag does. */
+/** A flag given twice keeps the last value, as pflag does. */
 function lastValue(value: unknown): unknown {
   return Array.isArray(value) ? value[value.length - 1] : value;
 }
@@ -170,15 +182,15 @@ function collectOptions(args: Record<string, unknown>, problems: FieldProblem[])
 export type ParseInitResult = { readonly kind: 'help' } | ({ readonly kind: 'run' } & ParsedInit);
 
 export function parseInitFlags(argv: readonly string[], env: Env): ParseInitResult {
-  const problems: FieldProblem[] = [];
+  const { args: normalised, problems } = normaliseBooleans(argv);
   let args: Record<string, unknown>;
   try {
-    args = buildParser(argv).parseSync() as Record<string, unknown>;
+    args = parseArgs({ args: normalised, options: parseArgsOptions, strict: true, allowPositionals: false, allowNegative: true }).values;
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    throw invalidInput([{ source: 'arguments', value: argv.join(' '), reason: message }], 'flags');
+    const message = error instanceof Error ? error.message.split('\n')[0] ?? error.message : String(error);
+    throw invalidInput([...problems, { source: 'arguments', value: argv.join(' '), reason: message }], 'flags');
   }
-  if (args.help === true) return { kind: 'help' };
+  if (lastValue(args.help) === true) return { kind: 'help' };
 
   const options = collectOptions(args, problems);
   let capture: CaptureConfig | undefined;

@@ -77,8 +77,14 @@ describe('parseInitFlags', () => {
   });
 
   it('refuses unknown flags and stray arguments', () => {
-    expect(failure(['--no-such-flag', 'x']).message).toMatch(/Unknown argument/i);
-    expect(failure(['15001']).problems[0]).toMatchObject({ source: 'arguments', reason: 'Unknown argument: 15001' });
+    expect(failure(['--no-such-flag', 'x']).message).toMatch(/Unknown option '--no-such-flag'/);
+    expect(failure(['15001']).problems[0]).toMatchObject({ source: 'arguments' });
+    expect(failure(['15001']).message).toMatch(/Unexpected argument '15001'/);
+  });
+
+  it('accepts pflag-style boolean values', () => {
+    expect(parse(['--redirect-dns=true', '--drop-invalid=false'], { INVALID_DROP: 'true' }).capture).toMatchObject({ redirectDns: true, dropInvalid: false });
+    expect(failure(['--redirect-dns=perhaps']).problems[0]).toMatchObject({ source: '--redirect-dns', value: 'perhaps' });
   });
 
   it('refuses both owner-group lists at once', () => {

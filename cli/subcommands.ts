@@ -1,0 +1,20 @@
+/**
+ * The subcommands of `outrigger`, each loaded only when invoked. A subcommand module exports
+ * `run(argv, env)` and resolves to an exit code; it parses its own flags.
+ */
+
+export interface SubcommandModule {
+  run(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number>;
+}
+
+export interface Subcommand {
+  readonly describe: string;
+  readonly load: () => Promise<SubcommandModule>;
+}
+
+export const Subcommands: Readonly<Record<string, Subcommand>> = {
+  init: {
+    describe: 'Apply, clean up or validate the iptables capture rules (istio-iptables compatible)',
+    load: () => import('../init/init-command.js'),
+  },
+};

@@ -1,0 +1,36 @@
+/**
+ * The yargs front of `outrigger`: top-level help, version and the command list, dispatching each
+ * command to its lazily loaded module with the remaining arguments untouched.
+ */
+
+import yargs from 'yargs';
+import { Subcommands } from './subcommands.js';
+
+export async function runYargsCli(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let exitCode = 0;
+  let parser = yargs([...argv])
+    .scriptName('outrigger')
+    .usage('$0 <command> [options]\n\nSidecar proxy injection and iptables traffic capture for Kubernetes pods.')
+    .parserConfiguration({ 'halt-at-non-option': true, 'unknown-options-as-args': true })
+    .version(env.OUTRIGGER_VERSION ?? '0.1.0')
+    .help()
+    .strictCommands()
+    .demandCommand(1, 'Name a command.')
+    .exitProcess(false)
+    .fail((message, error, y) => {
+      process.stderr.write(`${message ?? error?.message ?? 'invalid arguments'}\n\n${y.help().toString()}`);
+      exitCode = 2;
+    });
+  for (const [name, sub] of Object.entries(Subcommands)) {
+    parser = parser.command(`${name} [args..]`, sub.describe, (y) => y.help(false).version(false), async () => {
+      exitCode = await (await sub.load()).run(argv.slice(argv.indexOf(name) + 1), env);
+    });
+  }
+  const first = argv[0];
+  if (first !== undefined && !first.startsWith('-') && !(first in Subcommands)) {
+    process.stderr.write(`outrigger: unknown command ${JSON.stringify(first)}\n\n${await parser.getHelp()}\n`);
+    return 2;
+  }
+  await parser.parseAsync();
+  return exitCode;
+}
