@@ -1,0 +1,26 @@
+// Runs the whole test suite (unit + integration projects) with vitest, then prints one plain
+// closing line `tests: N passed, N failed, N skipped`. A skipped or todo test fails the run:
+// tests that cannot run must fail with a reason, never skip silently.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+
+const report = 'test-results/vitest.json';
+mkdirSync('test-results', { recursive: true });
+rmSync(report, { force: true });
+const extra = process.argv.slice(2);
+const vitest = spawnSync('npx', ['--no', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${report}`, ...extra], { stdio: 'inherit' });
+
+let results;
+try {
+  results = JSON.parse(readFileSync(report, 'utf8'));
+} catch {
+  console.error('run-tests: vitest wrote no report');
+  console.log('tests: 0 passed, 1 failed');
+  process.exit(vitest.status || 1);
+}
+const passed = results.numPassedTests ?? 0;
+const failed = (results.numFailedTests ?? 0) + (results.numFailedTestSuites ?? 0);
+const skipped = (results.numPendingTests ?? 0) + (results.numTodoTests ?? 0);
+if (skipped > 0) console.error(`run-tests: ${skipped} test(s) were skipped; outrigger's suite does not allow skipping`);
+console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exit(vitest.status !== 0 || failed > 0 || skipped > 0 || passed === 0 ? 1 : 0);

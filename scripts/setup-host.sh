@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what outrigger's tests, demo and image builds need on a fresh Debian 12 machine (root):
+# OS packages from Debian, then the npm dependencies (which bring Node 24 itself).
+# Idempotent and quick when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(iptables nftables iproute2 util-linux python3 conntrack containernetworking-plugins)
+if [ "${OUTRIGGER_WITH_CONTAINERS:-0}" = 1 ]; then
+  packages+=(podman catatonit docker.io debootstrap uidmap slirp4netns fuse-overlayfs)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup-host: need root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "setup-host: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm dependencies (Node 24 comes in as the `node` devDependency); reinstall only when the lockfile changed.
+stamp=node_modules/.outrigger-lock-stamp
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json "$stamp"
+fi
+npm run --silent build
