@@ -42,7 +42,7 @@ export async function applyCapture(input: ApplyInput): Promise<ApplyReport> {
   // pod start), then undo whatever succeeded if anything failed.
   const routingAdded: RoutingChange[] = [];
   const routing = (async () => {
-    if (plan.ipv6PassthroughAddress) routingAdded.push(...(await ensurePassthroughAddress(runner)));
+    if (plan.ipv6PassthroughAddress) routingAdded.push(...(await ensurePassthroughAddress(runner, input.inOwnNamespace ?? true)));
     if (plan.policyRouting) routingAdded.push(...(await ensurePolicyRouting(plan.policyRouting, runner)));
   })();
   const outcomes = await Promise.allSettled([
@@ -89,7 +89,7 @@ export async function cleanupCapture(input: CleanupInput): Promise<CleanupReport
     families.push({ family, backend: result.backend, changed: result.changed });
     present.push(family);
   }
-  const routing = await findOwnRouting(config.inboundTproxyMark, config.inboundTproxyRouteTable, present, runner);
+  const routing = await findOwnRouting(config.inboundTproxyMark, config.inboundTproxyRouteTable, present, runner, input.inOwnNamespace ?? true);
   await removeRouting(routing, config.inboundTproxyMark, config.inboundTproxyRouteTable, runner);
   log.info({ families, routingRemoved: routing.length }, 'capture cleanup done');
   return { families, routingRemoved: routing };

@@ -9,8 +9,10 @@ import type { IpFamily } from '../capture/capture-config.js';
 import type { PolicyRoutingPlan } from '../capture/plan-capture.js';
 import { ErrorCodes, OutriggerError } from '../common/errors.js';
 import type { CommandRunner } from './command-runner.js';
+import { readFile } from 'node:fs/promises';
 
 const PASSTHROUGH_V6 = '::6';
+const PASSTHROUGH_V6_HEX = '00000000000000000000000000000006';
 
 async function ip(runner: CommandRunner, args: string[]): Promise<string> {
   const result = await runner.run('ip', args);
@@ -25,7 +27,6 @@ function familyFlag(family: IpFamily): string {
 }
 
 interface JsonRule { fwmark?: string; table?: string }
-interface JsonAddress { addr_info?: { local?: string; prefixlen?: number }[] }
 
 async function hasMarkRule(runner: CommandRunner, family: IpFamily, mark: number, table: number): Promise<boolean> {
   const rules = JSON.parse((await ip(runner, ['-j', familyFlag(family), 'rule', 'show'])) || '[]') as JsonRule[];
@@ -56,13 +57,19 @@ export async function ensurePolicyRouting(plan: PolicyRoutingPlan, runner: Comma
   return added;
 }
 
-async function hasPassthroughAddress(runner: CommandRunner): Promise<boolean> {
-  const addresses = JSON.parse((await ip(runner, ['-j', '-6', 'addr', 'show', 'dev', 'lo'])) || '[]') as JsonAddress[];
-  return addresses.some((a) => (a.addr_info ?? []).some((i) => i.local === PASSTHROUGH_V6 && i.prefixlen === 128));
+/** `::6/128` on lo, read from /proc/net/if_inet6 (no spawn) when it is our own namespace's. */
+async function hasPassthroughAddress(runner: CommandRunner, inOwnNamespace: boolean): Promise<boolean> {
+  const text = inOwnNamespace
+    ? await readFile('/proc/net/if_inet6', 'utf8').catch(() => '')
+    : (await runner.run('cat', ['/proc/net/if_inet6'])).stdout;
+  return text.split('\n').some((line) => {
+    const cols = line.trim().split(/\s+/);
+    return cols[0] === PASSTHROUGH_V6_HEX && cols[2] === '80' && cols[5] === 'lo';
+  });
 }
 
-export async function ensurePassthroughAddress(runner: CommandRunner): Promise<RoutingChange[]> {
-  if (await hasPassthroughAddress(runner)) return [];
+export async function ensurePassthroughAddress(runner: CommandRunner, inOwnNamespace: boolean): Promise<RoutingChange[]> {
+  if (await hasPassthroughAddress(runner, inOwnNamespace)) return [];
   await ip(runner, ['-6', 'addr', 'add', `${PASSTHROUGH_V6}/128`, 'dev', 'lo']);
   return [{ kind: 'address' }];
 }
@@ -84,12 +91,12 @@ export async function removeRouting(changes: readonly RoutingChange[], mark: num
 }
 
 /** Everything cleanup may remove, for the families present. */
-export async function findOwnRouting(mark: number, table: number, families: readonly IpFamily[], runner: CommandRunner): Promise<RoutingChange[]> {
+export async function findOwnRouting(mark: number, table: number, families: readonly IpFamily[], runner: CommandRunner, inOwnNamespace: boolean): Promise<RoutingChange[]> {
   const found: RoutingChange[] = [];
   for (const family of families) {
     if (await hasMarkRule(runner, family, mark, table)) found.push({ kind: 'rule', family });
     if (await hasLocalRoute(runner, family, table)) found.push({ kind: 'route', family });
   }
-  if (families.includes(6) && (await hasPassthroughAddress(runner))) found.push({ kind: 'address' });
+  if (families.includes(6) && (await hasPassthroughAddress(runner, inOwnNamespace))) found.push({ kind: 'address' });
   return found;
 }

@@ -1,0 +1,27 @@
+/**
+ * `outrigger` main: `outrigger init` runs in every pod start, so it takes a fast path straight to
+ * its module; every other invocation goes through the yargs front (help, version, command
+ * list). Sets the process exit code; never throws.
+ */
+
+import { Subcommands } from './subcommands.js';
+
+async function dispatch(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  const fast = name === 'init' ? Subcommands.init : undefined;
+  if (fast) return (await fast.load()).run(rest, process.env);
+  const { runYargsCli } = await import('./yargs-cli.js');
+  return runYargsCli(argv, process.env);
+}
+
+export function main(argv: readonly string[]): void {
+  dispatch(argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`outrigger: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 70;
+    },
+  );
+}
