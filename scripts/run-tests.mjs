@@ -8,6 +8,12 @@ const report = 'test-results/vitest.json';
 mkdirSync('test-results', { recursive: true });
 rmSync(report, { force: true });
 const extra = process.argv.slice(2);
+// Integration tests run the built CLI.
+const build = spawnSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
+if (build.status !== 0) {
+  console.log('tests: 0 passed, 1 failed');
+  process.exit(1);
+}
 const vitest = spawnSync('npx', ['--no', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${report}`, ...extra], { stdio: 'inherit' });
 
 let results;
