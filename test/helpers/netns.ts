@@ -62,11 +62,15 @@ export class Namespace {
     return { exitCode: result.exitCode ?? 128, stdout: String(result.stdout), stderr: String(result.stderr) };
   }
 
-  /** `iptables-save`-style text of the given family (nft backend unless told otherwise). */
+  /**
+   * `iptables-save` text of the given family (nft backend unless told otherwise), without
+   * comments and without tables that hold nothing: a built-in table the kernel instantiated
+   * once (default ACCEPT policies, no rules, no chains of its own) is not state anyone added.
+   */
   async save(family: 4 | 6, backend: 'nft' | 'legacy' = 'nft'): Promise<string> {
     const result = await this.run(`${family === 4 ? 'iptables' : 'ip6tables'}-${backend}-save`, []);
     if (result.exitCode !== 0) throw new Error(`save failed: ${result.stderr}`);
-    return result.stdout.split('\n').filter((l) => !l.startsWith('#')).join('\n');
+    return meaningfulTables(result.stdout);
   }
 
   destroy(): void {
@@ -78,6 +82,14 @@ export class Namespace {
     }
     created.delete(this.name);
   }
+}
+
+export function meaningfulTables(save: string): string {
+  const blocks = save.split('\n').filter((l) => !l.startsWith('#')).join('\n').split(/(?=^\*)/m);
+  return blocks
+    .filter((block) => block.split('\n').some((l) => l.startsWith('-A') || (/^:\S+ - /.test(l)) || /^:\S+ (DROP|REJECT)/.test(l)))
+    .map((block) => `${block.trimEnd()}\n`)
+    .join('');
 }
 
 export function createNamespace(prefix = 'or'): Namespace {

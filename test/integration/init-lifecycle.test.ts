@@ -1,0 +1,185 @@
+/**
+ * `outrigger init` lifecycle on the real kernel: re-runs change nothing, new flags replace old
+ * rules without leftovers, cleanup removes exactly what outrigger added, both iptables backends
+ * and Istio's backend detection, refusal of bad flags before touching the kernel, rollback of a
+ * failed restore, dry-run, and --run-validation's exit codes.
+ */
+
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNamespace, createPodPair, destroyAllNamespaces, type Namespace, requireRealKernel } from '../helpers/netns.js';
+import { outrigger } from '../helpers/outrigger-cli.js';
+import { probe, startProbe, stopAllProbes } from '../helpers/probes.js';
+
+beforeAll(() => requireRealKernel());
+afterAll(() => {
+  stopAllProbes();
+  destroyAllNamespaces();
+});
+
+const FULL = ['-m', 'TPROXY', '-b', '*', '-d', '15090', '-i', '*', '-x', '203.0.113.0/24', '--redirect-dns', '--capture-all-dns', '--drop-invalid', '--ipv6', 'true'];
+const quiet = ['--log-level', 'warn'];
+
+/** Everything outrigger could have touched in a namespace, for before/after comparisons. */
+async function snapshot(ns: Namespace, backend: 'nft' | 'legacy' = 'nft'): Promise<string> {
+  const parts = [await ns.save(4, backend), await ns.save(6, backend)];
+  for (const args of [['-4', 'rule'], ['-6', 'rule'], ['-4', 'route', 'show', 'table', 'all'], ['-6', 'addr', 'show', 'dev', 'lo']]) {
+    parts.push((await ns.run('ip', args)).stdout.replace(/valid_lft.*\n/g, ''));
+  }
+  return parts.join('\n---\n');
+}
+
+async function initOk(ns: Namespace, args: string[]): Promise<void> {
+  const result = await outrigger(ns, ['init', ...args, ...quiet]);
+  expect(result.stderr).toBe('');
+  expect(result.exitCode).toBe(0);
+}
+
+describe('re-run, replace and cleanup', () => {
+  it('changes nothing when run again with the same flags (counters included)', async () => {
+    const ns = createNamespace();
+    await initOk(ns, FULL);
+    await ns.run('ping', ['-c', '1', '-W', '1', '127.0.0.1']); // moves some counters
+    const before = await ns.run('iptables-nft-save', ['-c']);
+    await initOk(ns, FULL);
+    const after = await ns.run('iptables-nft-save', ['-c']);
+    const strip = (s: string) => s.split('\n').filter((l) => !l.startsWith('#')).join('\n');
+    expect(strip(after.stdout)).toBe(strip(before.stdout));
+    expect(before.stdout).toContain('ISTIO_TPROXY');
+    ns.destroy();
+  });
+
+  it('replaces the rules of other flags without leaving old ones behind', async () => {
+    const ns = createNamespace();
+    await initOk(ns, FULL);
+    await initOk(ns, ['-b', '8080', '-i', '10.0.0.0/8', '--ipv6', 'true']);
+    const fresh = createNamespace();
+    await initOk(fresh, ['-b', '8080', '-i', '10.0.0.0/8', '--ipv6', 'true']);
+    // Same rules as applying the new flags to a fresh namespace, with TPROXY's routing removed too.
+    const strip = (s: string) => s.replace(/plan=[0-9a-f]+/g, 'plan');
+    expect(strip(await ns.save(4))).toBe(strip(await fresh.save(4)));
+    expect(strip(await ns.save(6))).toBe(strip(await fresh.save(6)));
+    expect((await ns.save(4))).not.toMatch(/ISTIO_TPROXY|ISTIO_DROP|ISTIO_OUTPUT_DNS|203\.0\.113/);
+    ns.destroy();
+    fresh.destroy();
+  });
+
+  it('--cleanup-only removes everything outrigger added and nothing else', async () => {
+    const ns = createNamespace();
+    // Someone else's rules, chains, routing and address, which must survive.
+    await ns.run('iptables-nft', ['-t', 'nat', '-A', 'OUTPUT', '-p', 'tcp', '--dport', '9', '-j', 'RETURN']);
+    await ns.run('iptables-nft', ['-t', 'mangle', '-N', 'OTHER_CHAIN']);
+    await ns.run('iptables-nft', ['-t', 'mangle', '-A', 'PREROUTING', '-j', 'OTHER_CHAIN']);
+    await ns.run('ip6tables-nft', ['-t', 'raw', '-A', 'OUTPUT', '-p', 'udp', '--dport', '9', '-j', 'ACCEPT']);
+    await ns.run('ip', ['rule', 'add', 'fwmark', '7', 'lookup', '77']);
+    await ns.run('ip', ['-6', 'addr', 'add', '2001:db8:ffff::9/128', 'dev', 'lo']);
+    const before = await snapshot(ns);
+    await initOk(ns, FULL);
+    expect(await snapshot(ns)).not.toBe(before);
+    await initOk(ns, ['--cleanup-only', '-m', 'TPROXY']);
+    expect(await snapshot(ns)).toBe(before);
+    // Cleaning a clean namespace is a no-op.
+    await initOk(ns, ['--cleanup-only']);
+    expect(await snapshot(ns)).toBe(before);
+    ns.destroy();
+  });
+});
+
+describe('backends', () => {
+  it('applies with the legacy backend when forced, and captures', async () => {
+    const pair = createPodPair();
+    await initOk(pair.pod, ['-i', '*', '--iptables-backend', 'legacy', '--ipv6', 'true']);
+    expect(await pair.pod.save(4, 'legacy')).toContain('-A OUTPUT -m comment --comment "outrigger/capture-outbound');
+    expect(await pair.pod.save(4, 'nft')).not.toContain('ISTIO');
+    await startProbe(pair.pod, { name: 'proxy-outbound', tcp: ['0.0.0.0:15001'], uid: 1337 });
+    await startProbe(pair.peer, { name: 'peer-app', tcp: ['0.0.0.0:8080'] });
+    expect(await probe(pair.pod, 'tcp', pair.peerV4, 8080, { uid: 1000 })).toMatchObject({ listener: 'proxy-outbound' });
+    await initOk(pair.pod, ['-i', '*', '--iptables-backend', 'legacy', '--ipv6', 'true']);
+    expect((await pair.pod.save(4, 'legacy')).match(/-A OUTPUT .*ISTIO_OUTPUT/g)).toHaveLength(1);
+    pair.destroy();
+  });
+
+  it('auto picks legacy when legacy already holds rules in the namespace, else nft (as Istio)', async () => {
+    const legacy = createNamespace();
+    await legacy.run('iptables-legacy', ['-t', 'filter', '-A', 'INPUT', '-p', 'tcp', '--dport', '9', '-j', 'ACCEPT']);
+    await initOk(legacy, ['-i', '*', '--ipv6', 'false']);
+    expect(await legacy.save(4, 'legacy')).toContain('ISTIO_OUTPUT');
+    expect(await legacy.save(4, 'nft')).not.toContain('ISTIO_OUTPUT');
+    const nft = createNamespace();
+    await initOk(nft, ['-i', '*', '--ipv6', 'false']);
+    expect(await nft.save(4, 'nft')).toContain('ISTIO_OUTPUT');
+    legacy.destroy();
+    nft.destroy();
+  });
+});
+
+describe('nothing half-applied', () => {
+  it('refuses invalid flags with exit 2, naming each, before touching the kernel', async () => {
+    const ns = createNamespace();
+    await initOk(ns, ['-i', '*']);
+    const before = await snapshot(ns);
+    const result = await outrigger(ns, ['init', '-p', '99999', '-i', '10.0.0.0/33', '-x', '*', '-m', 'SOMETIMES']);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('--envoy-port (-p) "99999"');
+    expect(result.stderr).toContain('--istio-service-cidr (-i) "10.0.0.0/33"');
+    expect(result.stderr).toContain('--istio-service-exclude-cidr (-x) "*"');
+    expect(result.stderr).toContain('--istio-inbound-interception-mode (-m) "SOMETIMES"');
+    expect(await snapshot(ns)).toBe(before);
+    ns.destroy();
+  });
+
+  it('puts the previous rules back when a legacy restore fails after committing (fault injected)', async () => {
+    const ns = createNamespace();
+    await initOk(ns, ['-i', '*', '-b', '*', '--iptables-backend', 'legacy', '--ipv6', 'false']);
+    const before = await ns.save(4, 'legacy');
+    // A restore binary that commits for real and then reports failure, as a legacy restore does
+    // when a later table fails after earlier tables were committed. Only the exit status is fake.
+    const dir = mkdtempSync(join(tmpdir(), 'or-fault-'));
+    const wrapper = join(dir, 'iptables-legacy-restore');
+    writeFileSync(wrapper, '#!/bin/sh\ncase " $* " in *" --test "*) exec /usr/sbin/iptables-legacy-restore "$@";; esac\ncase " $* " in *" --noflush "*) /usr/sbin/iptables-legacy-restore "$@"; echo "injected failure" >&2; exit 1;; esac\nexec /usr/sbin/iptables-legacy-restore "$@"\n');
+    chmodSync(wrapper, 0o755);
+    const result = await outrigger(ns, ['init', '-m', 'TPROXY', '-b', '8080', '--iptables-backend', 'legacy', '--ipv6', 'false', ...quiet], {
+      env: { PATH: `${dir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin` },
+    });
+    rmSync(dir, { recursive: true, force: true });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain('the previous rules are intact');
+    const strip = (s: string) => s.replace(/\[\d+:\d+\]/g, '[0:0]');
+    expect(strip(await ns.save(4, 'legacy'))).toBe(strip(before));
+    expect((await ns.run('ip', ['rule'])).stdout).not.toContain('fwmark');
+    ns.destroy();
+  });
+
+  it('--dry-run prints the rules and touches nothing', async () => {
+    const ns = createNamespace();
+    const before = await snapshot(ns);
+    const result = await outrigger(ns, ['init', ...FULL, '--dry-run', '--output', 'json']);
+    expect(result.exitCode).toBe(0);
+    const out = JSON.parse(result.stdout) as { ipv4: string; ipv6: string | null };
+    expect(out.ipv4).toContain('*mangle');
+    expect(out.ipv6).toContain('::1/128');
+    expect(await snapshot(ns)).toBe(before);
+    ns.destroy();
+  });
+});
+
+describe('--run-validation', () => {
+  it('passes after applying, and exits 126 where traffic is not captured', async () => {
+    const ns = createNamespace();
+    const ok = await outrigger(ns, ['init', '-i', '*', '-b', '*', '--run-validation', '--probe-timeout', '5s', ...quiet]);
+    expect(ok.stderr).toBe('');
+    expect(ok.exitCode).toBe(0);
+    // CNI mode: validation alone, as the proxy's uid, in a namespace with rules...
+    const asProxy = await outrigger(ns, ['init', '--run-validation', '--skip-rule-apply', ...quiet], { uid: 1337, gid: 1337 });
+    expect(asProxy.exitCode).toBe(0);
+    // ...and in one without: the pod escaped capture.
+    const bare = createNamespace();
+    const failed = await outrigger(bare, ['init', '--run-validation', '--skip-rule-apply', '--probe-timeout', '1s', ...quiet], { uid: 1337, gid: 1337 });
+    expect(failed.exitCode).toBe(126);
+    expect(failed.stderr).toContain('iptables validation failed for IPv4');
+    ns.destroy();
+    bare.destroy();
+  });
+});
