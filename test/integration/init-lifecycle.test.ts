@@ -183,3 +183,20 @@ describe('--run-validation', () => {
     bare.destroy();
   });
 });
+
+describe('--ipv6 auto', () => {
+  it('plans IPv6 when the pod has a global IPv6 address, and only IPv4 otherwise', async () => {
+    const dual = createPodPair();
+    await initOk(dual.pod, ['-i', '*']);
+    expect(await dual.pod.save(6)).toContain('ISTIO_OUTPUT');
+    const v4only = createNamespace();
+    await v4only.run('ip', ['link', 'add', 'eth0', 'type', 'dummy']);
+    await v4only.run('ip', ['addr', 'add', '198.18.200.2/24', 'dev', 'eth0']);
+    await v4only.run('ip', ['link', 'set', 'eth0', 'up']); // gets only a link-local IPv6 address
+    await initOk(v4only, ['-i', '*']);
+    expect(await v4only.save(4)).toContain('ISTIO_OUTPUT');
+    expect(await v4only.save(6)).not.toContain('ISTIO');
+    dual.destroy();
+    v4only.destroy();
+  });
+});
