@@ -10,7 +10,7 @@ import type { CaptureConfig } from '../capture/capture-config.js';
 import { buildCaptureConfig, type RawCaptureSettings } from '../capture/build-capture-config.js';
 import { parseBoolean, parsePort } from '../capture/capture-values.js';
 import { type FieldProblem, invalidInput, isOutriggerError } from '../common/errors.js';
-import { CaptureEnvOnly, CaptureFlags } from './init-flags.js';
+import { CaptureEnvOnly, CaptureFlags } from '../capture/capture-flags.js';
 import { IptablesBackends, type InitOptions, type IptablesBackend, type Ipv6Mode } from './init-options.js';
 
 export interface ParsedInit {

@@ -1,10 +1,10 @@
 /**
- * The istio-iptables-compatible flags of `outrigger init`: long and short names, the capture
- * setting each one feeds, and the environment variables read when the flag is absent (Istio
- * binds every flag to its upper-cased name, plus a few historical variables).
+ * The istio-iptables-compatible flags: long and short names, the capture setting each one feeds,
+ * and the environment variables read when the flag is absent (Istio binds every flag to its
+ * upper-cased name, plus a few historical variables). Part of the core because two surfaces
+ * speak it: `outrigger init` parses these flags, and the injector renders them for proxy-init.
  */
-
-import type { CaptureSettingKey } from '../capture/build-capture-config.js';
+import type { CaptureSettingKey } from './build-capture-config.js';
 
 export interface CaptureFlag {
   readonly long: string;
