@@ -1,8 +1,10 @@
 /**
  * Applies one family's plan with a single `iptables-restore --noflush`: read the live state,
  * compute the transition (nothing to do if the plan is already there), dry-run it with --test on
- * backends that commit table by table, apply it, and on failure put the saved tables back so the
- * previous rules stay intact.
+ * legacy, apply it, and on failure put the saved tables back so the previous rules stay intact.
+ * The put-back is needed on every backend: iptables-restore commits at each COMMIT line (legacy
+ * and nft alike, as of iptables 1.8), so a failure in the nat table comes after the mangle table
+ * was already changed.
  */
 
 import type { FamilyPlan } from '../capture/rule.js';
@@ -52,7 +54,7 @@ export async function applyFamilyRules(plan: FamilyPlan, bins: IptablesBinaries,
   const lockArgs = bins.needsLock ? ['--wait'] : [];
   const restore = (args: string[], input: string) => runner.run(bins.restore, args, { input });
 
-  if (!bins.atomic) {
+  if (bins.testFirst) {
     const test = await restore(['--noflush', '--test', ...lockArgs], transition.restoreInput);
     if (test.exitCode !== 0) {
       throw new OutriggerError(ErrorCodes.ApplyFailed, `${bins.restore} --test refused the rules for IPv${family}; nothing was changed: ${test.stderr.trim()}`);
@@ -69,7 +71,7 @@ export async function applyFamilyRules(plan: FamilyPlan, bins: IptablesBinaries,
   const applied = await restore(['--noflush', ...lockArgs], transition.restoreInput);
   if (applied.exitCode !== 0) {
     const reason = applied.stderr.trim();
-    if (!bins.atomic) await revert();
+    await revert();
     throw new OutriggerError(
       ErrorCodes.ApplyFailed,
       `${bins.restore} failed for IPv${family}; the previous rules are intact: ${reason}`,

@@ -19,8 +19,13 @@ export interface IptablesBinaries {
   readonly iptables: string;
   /** Whether restore should be given --wait (backends that take the xtables lock). */
   readonly needsLock: boolean;
-  /** Whether a failed restore can leave some tables committed (legacy commits table by table). */
-  readonly atomic: boolean;
+  /**
+   * Whether to dry-run a restore with --test before the real one. Worth a spawn on legacy, whose
+   * --test loads every match and target against the kernel's tables; nft's --test only parses.
+   * (Neither backend is atomic across tables: both commit at each COMMIT line, so the applier
+   * always keeps the saved tables to put back.)
+   */
+  readonly testFirst: boolean;
 }
 
 function binaries(family: IpFamily, backend: 'legacy' | 'nft' | 'plain'): IptablesBinaries {
@@ -32,7 +37,7 @@ function binaries(family: IpFamily, backend: 'legacy' | 'nft' | 'plain'): Iptabl
     restore: `${base}${suffix}-restore`,
     iptables: `${base}${suffix}`,
     needsLock: backend !== 'nft',
-    atomic: backend === 'nft',
+    testFirst: backend !== 'nft',
   };
 }
 

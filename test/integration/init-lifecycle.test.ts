@@ -152,6 +152,25 @@ describe('nothing half-applied', () => {
     ns.destroy();
   });
 
+  it('puts every table back when an nft restore fails in a later table (the kernel refuses, nothing faked)', async () => {
+    // iptables-nft-restore commits at each COMMIT line, so a failure in the nat table comes after
+    // the mangle table was already changed. The failure here is real: another tool's chain still
+    // jumps to ISTIO_OUTPUT_DNS, so the kernel refuses to delete that chain when the new plan drops it.
+    const ns = createNamespace();
+    await initOk(ns, ['-m', 'TPROXY', '-b', '*', '-i', '*', '--redirect-dns', '--ipv6', 'false']);
+    for (const args of [['-N', 'OTHER_TOOL'], ['-A', 'OTHER_TOOL', '-p', 'sctp', '-j', 'ISTIO_OUTPUT_DNS']]) {
+      expect((await ns.run('iptables-nft', ['-t', 'nat', ...args])).exitCode).toBe(0);
+    }
+    const before = await snapshot(ns);
+    expect(before).toContain('ISTIO_TPROXY');
+    const result = await outrigger(ns, ['init', '-b', '*', '-i', '*', '--ipv6', 'false', ...quiet]);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain('the previous rules are intact');
+    const strip = (s: string) => s.replace(/\[\d+:\d+\]/g, '[0:0]');
+    expect(strip(await snapshot(ns))).toBe(strip(before));
+    ns.destroy();
+  });
+
   it('--dry-run prints the rules and touches nothing', async () => {
     const ns = createNamespace();
     const before = await snapshot(ns);
