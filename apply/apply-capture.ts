@@ -20,12 +20,20 @@ export interface ApplyInput {
   readonly backend?: BackendChoice;
   /** False when the runner enters another network namespace. Default true. */
   readonly inOwnNamespace?: boolean;
-  readonly log: Logger;
+  /** Optional debug trace; outcomes are returned as data for the caller to log. */
+  readonly log?: Logger;
+}
+
+export interface FamilyOutcome {
+  readonly family: IpFamily;
+  readonly backend: string;
+  readonly changed: boolean;
+  readonly tables: readonly string[];
 }
 
 export interface ApplyReport {
   readonly plan: CapturePlan;
-  readonly families: readonly { family: IpFamily; backend: string; changed: boolean }[];
+  readonly families: readonly FamilyOutcome[];
   readonly routingAdded: readonly RoutingChange[];
 }
 
@@ -58,7 +66,7 @@ export async function applyCapture(input: ApplyInput): Promise<ApplyReport> {
   }
   return {
     plan,
-    families: applied.map(({ family, backend, changed }) => ({ family, backend, changed })),
+    families: applied.map(({ family, backend, changed, tables }) => ({ family, backend, changed, tables })),
     routingAdded,
   };
 }
@@ -68,29 +76,29 @@ export interface CleanupInput {
   readonly runner: CommandRunner;
   readonly backend?: BackendChoice;
   readonly inOwnNamespace?: boolean;
-  readonly log: Logger;
+  readonly log?: Logger;
 }
 
 export interface CleanupReport {
-  readonly families: readonly { family: IpFamily; backend: string; changed: boolean }[];
+  readonly families: readonly FamilyOutcome[];
   readonly routingRemoved: readonly RoutingChange[];
 }
 
 /** Removes every rule, chain, policy-routing rule and address outrigger added, and nothing else. */
 export async function cleanupCapture(input: CleanupInput): Promise<CleanupReport> {
   const { config, runner, log } = input;
-  const families: { family: IpFamily; backend: string; changed: boolean }[] = [];
+  const families: FamilyOutcome[] = [];
   const present: IpFamily[] = [];
   for (const family of [4, 6] as const) {
     // IPv6 is cleaned wherever ip6tables exists, whatever the pod's addresses are now.
     if (family === 6 && !(await runner.has('ip6tables-save')) && !(await runner.has('ip6tables-nft-save'))) continue;
     const bins = await selectBackend(family, input.backend ?? 'auto', runner, input.inOwnNamespace ?? true);
     const result = await applyFamilyRules(emptyPlan(family), bins, runner, log);
-    families.push({ family, backend: result.backend, changed: result.changed });
+    families.push({ family, backend: result.backend, changed: result.changed, tables: result.tables });
     present.push(family);
   }
   const routing = await findOwnRouting(config.inboundTproxyMark, config.inboundTproxyRouteTable, present, runner, input.inOwnNamespace ?? true);
   await removeRouting(routing, config.inboundTproxyMark, config.inboundTproxyRouteTable, runner);
-  log.info({ families, routingRemoved: routing.length }, 'capture cleanup done');
+  log?.debug({ families, routingRemoved: routing.length }, 'capture cleanup done');
   return { families, routingRemoved: routing };
 }

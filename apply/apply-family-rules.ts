@@ -19,6 +19,8 @@ export interface FamilyApplyResult {
   readonly family: 4 | 6;
   readonly backend: IptablesBinaries['backend'];
   readonly changed: boolean;
+  /** Tables the restore touched (empty when nothing changed). */
+  readonly tables: readonly string[];
   /** Puts back the state saved before this apply (used if a later step fails). */
   readonly revert: () => Promise<void>;
 }
@@ -42,13 +44,14 @@ function backupInput(state: SavedState, tables: readonly string[]): string {
     .concat('\n');
 }
 
-export async function applyFamilyRules(plan: FamilyPlan, bins: IptablesBinaries, runner: CommandRunner, log: Logger): Promise<FamilyApplyResult> {
+/** Applies one family's plan. `log` (optional) gets a debug line per step; results are returned as data. */
+export async function applyFamilyRules(plan: FamilyPlan, bins: IptablesBinaries, runner: CommandRunner, log?: Logger): Promise<FamilyApplyResult> {
   const state = await readLiveState(bins, runner);
   const transition = planTransition(plan, state);
   const family = plan.family;
   if (!transition) {
-    log.info({ family, backend: bins.backend }, 'capture rules already in place; nothing changed');
-    return { family, backend: bins.backend, changed: false, revert: async () => {} };
+    log?.debug({ family, backend: bins.backend }, 'capture rules already in place');
+    return { family, backend: bins.backend, changed: false, tables: [], revert: async () => {} };
   }
 
   const lockArgs = bins.needsLock ? ['--wait'] : [];
@@ -77,6 +80,6 @@ export async function applyFamilyRules(plan: FamilyPlan, bins: IptablesBinaries,
       `${bins.restore} failed for IPv${family}; the previous rules are intact: ${reason}`,
     );
   }
-  log.info({ family, backend: bins.backend, tables: transition.tables }, 'capture rules applied');
-  return { family, backend: bins.backend, changed: true, revert };
+  log?.debug({ family, backend: bins.backend, tables: transition.tables }, 'capture rules applied');
+  return { family, backend: bins.backend, changed: true, tables: transition.tables, revert };
 }

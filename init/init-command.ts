@@ -42,12 +42,14 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Prom
   }
 
   const { capture, options } = parsed;
+  // The applier returns outcomes as data; they are logged here, at the edge.
   const log = createLogger({ name: 'outrigger-init', level: options.logLevel });
   const runner = createCommandRunner(options.networkNamespace ? { netnsPath: options.networkNamespace } : {});
   const inOwnNamespace = options.networkNamespace === undefined;
   try {
     if (options.cleanupOnly) {
-      await cleanupCapture({ config: capture, runner, backend: options.backend, inOwnNamespace, log });
+      const report = await cleanupCapture({ config: capture, runner, backend: options.backend, inOwnNamespace });
+      log.info({ families: report.families, routingRemoved: report.routingRemoved.length }, 'capture cleanup done');
       return 0;
     }
     const facts = await gatherHostFacts(capture, { ipv6: options.ipv6, resolvConfPath: options.resolvConfPath, runner, inOwnNamespace });
@@ -59,7 +61,12 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Prom
       return 0;
     }
     if (!options.skipRuleApply) {
-      await applyCapture({ config: capture, facts, runner, backend: options.backend, inOwnNamespace, log });
+      const report = await applyCapture({ config: capture, facts, runner, backend: options.backend, inOwnNamespace });
+      const changed = report.families.some((f) => f.changed) || report.routingAdded.length > 0;
+      log.info(
+        { families: report.families, routingAdded: report.routingAdded.length },
+        changed ? 'capture rules applied' : 'capture rules already in place; nothing changed',
+      );
     }
     if (options.runValidation) {
       // Loaded only when asked for: it pulls in node:net and node:crypto.
