@@ -42,17 +42,30 @@ async function hasLocalRoute(runner: CommandRunner, family: IpFamily, table: num
 
 export type RoutingChange = { kind: 'rule' | 'route'; family: IpFamily } | { kind: 'address' };
 
+/**
+ * Adds what is missing of the mark rule and the local route, per family. The families, and the
+ * rule and route within one, are independent, so their checks and additions run concurrently
+ * (this is on every TPROXY pod's start path: 2 spawn round trips instead of 8).
+ */
 export async function ensurePolicyRouting(plan: PolicyRoutingPlan, runner: CommandRunner): Promise<RoutingChange[]> {
-  const added: RoutingChange[] = [];
-  for (const family of plan.families) {
-    if (!(await hasMarkRule(runner, family, plan.mark, plan.table))) {
-      await ip(runner, [familyFlag(family), 'rule', 'add', 'fwmark', String(plan.mark), 'lookup', String(plan.table)]);
-      added.push({ kind: 'rule', family });
-    }
-    if (!(await hasLocalRoute(runner, family, plan.table))) {
-      await ip(runner, [familyFlag(family), 'route', 'add', 'local', 'default', 'dev', 'lo', 'table', String(plan.table)]);
-      added.push({ kind: 'route', family });
-    }
+  const ensureRule = async (family: IpFamily): Promise<RoutingChange[]> => {
+    if (await hasMarkRule(runner, family, plan.mark, plan.table)) return [];
+    await ip(runner, [familyFlag(family), 'rule', 'add', 'fwmark', String(plan.mark), 'lookup', String(plan.table)]);
+    return [{ kind: 'rule', family }];
+  };
+  const ensureRoute = async (family: IpFamily): Promise<RoutingChange[]> => {
+    if (await hasLocalRoute(runner, family, plan.table)) return [];
+    await ip(runner, [familyFlag(family), 'route', 'add', 'local', 'default', 'dev', 'lo', 'table', String(plan.table)]);
+    return [{ kind: 'route', family }];
+  };
+  const steps = plan.families.flatMap((family) => [ensureRule(family), ensureRoute(family)]);
+  const outcomes = await Promise.allSettled(steps);
+  const added = outcomes.flatMap((o) => (o.status === 'fulfilled' ? o.value : []));
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failed) {
+    // Undo what this call did add before reporting, so the caller's rollback sees a clean slate.
+    await removeRouting(added, plan.mark, plan.table, runner);
+    throw failed.reason;
   }
   return added;
 }
