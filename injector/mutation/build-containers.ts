@@ -5,7 +5,8 @@
  * proxy-init gets only NET_ADMIN and NET_RAW; the others run as the proxy's user with nothing.
  */
 
-import { renderInitArgs } from '../../capture/render-init-args.js';
+import { CaptureFlags } from '../../capture/capture-flags.js';
+import { type InitInvocation, renderInitArgs } from '../../capture/render-init-args.js';
 import type { InjectorConfig } from '../config/injector-config.js';
 import { buildEnvoyBootstrap, renderBootstrapArg } from '../envoy/envoy-bootstrap.js';
 import type { Container, EnvVar, SecurityContext } from '../kube/pod-types.js';
@@ -19,9 +20,33 @@ function envList(env: Readonly<Record<string, string>>): EnvVar[] {
   return Object.entries(env).map(([name, value]) => ({ name, value }));
 }
 
+/** The order of Istio's injection template (`-p -z -u -m -i -x -b -d -q -o -k -c`), others after. */
+const IstioFlagOrder = ['-p', '-z', '-u', '-g', '-m', '-i', '-x', '-b', '-d', '-q', '-o', '-k', '-c'];
+const BooleanFlags = new Set(CaptureFlags.filter((f) => f.kind === 'boolean').map((f) => `--${f.long}`));
+
+/**
+ * proxy-init's args exactly as Istio's template writes them, so a diff against an Istio-injected
+ * pod shows only real differences. The flags and values are renderInitArgs'; only the order changes.
+ */
+export function initInvocation(options: PodOptions): InitInvocation {
+  const rendered = renderInitArgs(options.raw);
+  const units: string[][] = [];
+  for (let i = 0; i < rendered.args.length; i++) {
+    const flag = rendered.args[i] as string;
+    if (BooleanFlags.has(flag) || i + 1 >= rendered.args.length) units.push([flag]);
+    else units.push([flag, rendered.args[++i] as string]);
+  }
+  const rank = (unit: string[]): number => {
+    const at = IstioFlagOrder.indexOf(unit[0] as string);
+    return at === -1 ? IstioFlagOrder.length : at;
+  };
+  const ordered = units.map((unit, index) => ({ unit, index })).sort((a, b) => rank(a.unit) - rank(b.unit) || a.index - b.index);
+  return { args: ordered.flatMap((o) => o.unit), env: rendered.env };
+}
+
 /** `outrigger init` with istio-iptables flags rendered from the pod's settings. */
 export function buildInitContainer(config: InjectorConfig, options: PodOptions): Container {
-  const invocation = renderInitArgs(options.raw);
+  const invocation = initInvocation(options);
   const env = envList(invocation.env);
   return {
     name: config.containerNames.init,
@@ -46,7 +71,7 @@ export function buildInitContainer(config: InjectorConfig, options: PodOptions):
 
 /** CNI mode: checks that the CNI plugin's rules redirect traffic (exit 126 if not), applies nothing. */
 export function buildValidationContainer(config: InjectorConfig, options: PodOptions): Container {
-  const invocation = renderInitArgs(options.raw);
+  const invocation = initInvocation(options);
   const env = envList(invocation.env);
   return {
     name: config.containerNames.validation,

@@ -16,7 +16,7 @@ function short(value: unknown): string {
   if (value === undefined) return '';
   let text: string;
   try {
-    text = JSON.stringify(value) ?? String(value);
+    text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   } catch {
     text = String(value);
   }

@@ -8,11 +8,10 @@
  * carrying an Internal error, which the server answers without a 5xx.
  */
 
-import fastJsonPatch from 'fast-json-patch';
-import { ErrorCodes, isOutriggerError, OutriggerError } from '../../common/errors.js';
-import { invalidInput } from '../../common/errors.js';
+import { ErrorCodes, invalidInput, isOutriggerError, OutriggerError } from '../../common/errors.js';
 import type { InjectorConfig } from '../config/injector-config.js';
 import type { JsonPatchOperation, Pod } from '../kube/pod-types.js';
+import { computePodPatch } from './compute-pod-patch.js';
 import { decideInjection } from './decide-injection.js';
 import { injectPod } from './inject-pod.js';
 import { readPod } from './read-pod.js';
@@ -43,7 +42,7 @@ export function reviewPod(input: ReviewPodInput): PodReview {
     if (!decision.inject) return { kind: 'skip', reason: decision.reason };
     const injected = injectPod(pod, input.config);
     if (!injected.ok) return { kind: 'deny', error: injected.error };
-    const patch = fastJsonPatch.compare(input.pod as object, injected.pod) as JsonPatchOperation[];
+    const patch = computePodPatch(input.pod, injected.pod);
     return { kind: 'inject', patch, pod: injected.pod };
   } catch (error) {
     const wrapped = isOutriggerError(error)
