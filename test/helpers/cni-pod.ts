@@ -120,3 +120,16 @@ export function createCniNode(): CniNode {
     },
   };
 }
+
+/** Our rules in the pod: anything mentioning ISTIO_ chains or outrigger comments, both families and backends. */
+export async function ownRules(pod: Namespace): Promise<string> {
+  const found: string[] = [];
+  for (const family of [4, 6] as const) {
+    for (const backend of ['nft', 'legacy'] as const) {
+      const saved = await pod.save(family, backend);
+      found.push(...saved.split('\n').filter((l) => /ISTIO_|outrigger\//.test(l)).map((l) => `v${family} ${backend}: ${l}`));
+    }
+  }
+  return found.join('\n');
+}
+

@@ -8,7 +8,7 @@
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { addNetworkList, checkNetworkList, delNetworkList, execPlugin, pluginConfig } from '../helpers/cni-runtime.js';
-import { type CniNode, createCniNode, requireCniPlugins } from '../helpers/cni-pod.js';
+import { type CniNode, createCniNode, ownRules, requireCniPlugins } from '../helpers/cni-pod.js';
 import { destroyAllNamespaces, type Namespace, requireRealKernel } from '../helpers/netns.js';
 import { hostPort, probe, startProbe, stopAllProbes } from '../helpers/probes.js';
 
@@ -21,18 +21,6 @@ beforeAll(() => {
 });
 afterEach(() => stopAllProbes());
 afterAll(() => destroyAllNamespaces());
-
-/** Our rules in the pod: anything mentioning ISTIO_ chains or outrigger comments, both families and backends. */
-async function ownRules(pod: Namespace): Promise<string> {
-  const found: string[] = [];
-  for (const family of [4, 6] as const) {
-    for (const backend of ['nft', 'legacy'] as const) {
-      const saved = await pod.save(family, backend);
-      found.push(...saved.split('\n').filter((l) => /ISTIO_|outrigger\//.test(l)).map((l) => `v${family} ${backend}: ${l}`));
-    }
-  }
-  return found.join('\n');
-}
 
 /** Waits (bounded) until the pod's IPv6 addresses have finished duplicate address detection. */
 async function waitForIpv6(pod: Namespace): Promise<void> {
