@@ -14,6 +14,7 @@ import { type CaptureSettingKey, CaptureSettingKeys } from '../../capture/build-
 import { type CaptureBaseline, captureConfigFromAnnotations, InjectionBaseline } from '../../capture/pod-annotations.js';
 import type { EnvVar, ResourceRequirements, Volume, VolumeMount } from '../kube/pod-types.js';
 import { type LabelSelector, type LabelSelectorRequirement, SelectorOperators } from '../kube/label-selector.js';
+import { parseBoolean } from '../../capture/capture-values.js';
 import { ConfigReader, isPlainObject, type PlainObject } from './config-reader.js';
 
 export const ImagePullPolicies = ['Always', 'IfNotPresent', 'Never'] as const;
@@ -374,6 +375,11 @@ function readCaptureBaseline(r: ConfigReader, value: unknown): CaptureBaseline {
 
 /** Runs the baseline through the capture model, so a bad CIDR is refused at load, not per pod. */
 function checkBaselineValues(r: ConfigReader, config: InjectorConfig): void {
+  const dns = config.captureBaseline.redirectDns;
+  const dnsOn = dns === undefined ? undefined : parseBoolean(dns);
+  if (dns !== undefined && dnsOn?.ok && dnsOn.value && !config.proxy.bootstrapOverride) {
+    r.bad('.capture.redirectDns', dns, 'the generated Envoy bootstrap has no DNS listener on 15053, so captured DNS would fail; add one with proxy.bootstrapOverride or leave DNS uncaptured');
+  }
   try {
     captureConfigFromAnnotations({}, config.captureBaseline);
   } catch (error) {

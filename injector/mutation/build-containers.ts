@@ -64,6 +64,7 @@ export function buildInitContainer(config: InjectorConfig, options: PodOptions):
       runAsGroup: 0,
       runAsNonRoot: false,
       runAsUser: 0,
+      seccompProfile: { type: 'RuntimeDefault' },
     },
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };
@@ -95,6 +96,7 @@ function proxyUserContext(config: InjectorConfig): SecurityContext {
     runAsGroup: config.proxy.gid,
     runAsNonRoot: true,
     runAsUser: config.proxy.uid,
+    seccompProfile: { type: 'RuntimeDefault' },
   };
 }
 
@@ -112,6 +114,7 @@ function proxySecurityContext(config: InjectorConfig, options: PodOptions): Secu
     runAsGroup: config.proxy.gid,
     runAsNonRoot: false,
     runAsUser: 0,
+    seccompProfile: { type: 'RuntimeDefault' },
   };
 }
 

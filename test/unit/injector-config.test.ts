@@ -130,6 +130,11 @@ capture: { proxyPort: "1", outboundIpRangesInclude: 10.0.0.0/33, inboundPorts: h
     }
   });
 
+  it('refuses DNS capture unless the bootstrap is overridden to serve DNS', () => {
+    expect(problemsOf('capture: { redirectDns: true }\n')).toEqual(['config.yaml .capture.redirectDns']);
+    expect(parseInjectorConfig('capture: { redirectDns: "false" }\n', 'c').captureBaseline.redirectDns).toBe('false');
+  });
+
   it('refuses YAML that does not parse, duplicate keys and a non-mapping document', () => {
     expect(problemsOf('proxy: [unclosed\n')).toEqual(['config.yaml']);
     expect(problemsOf('cniMode: true\ncniMode: false\n')).toEqual(['config.yaml']);
