@@ -1,5 +1,6 @@
 /**
- * Whether a pod gets a proxy, in Istio's order: host-network pods and system namespaces never;
+ * Whether a pod gets a proxy, in Istio's order: host-network pods, Windows pods (outrigger's
+ * addition: there is no iptables to capture with) and system namespaces never;
  * then the pod's `sidecar.istio.io/inject` label (which wins over the annotation of the same
  * name); then the never- and always-inject selectors; then the default policy.
  *
@@ -16,6 +17,8 @@ export type InjectionDecision = { readonly inject: true } | { readonly inject: f
 
 export function decideInjection(pod: Pod, namespace: string, config: InjectorConfig): InjectionDecision {
   if (pod.spec.hostNetwork === true) return { inject: false, reason: 'hostNetwork' };
+  const os: unknown = pod.spec.os;
+  if (typeof os === 'object' && os !== null && (os as { name?: unknown }).name === 'windows') return { inject: false, reason: 'windowsPod' };
   if (SystemNamespaces.includes(namespace)) return { inject: false, reason: 'systemNamespace' };
 
   const labels = pod.metadata?.labels ?? {};

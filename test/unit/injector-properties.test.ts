@@ -26,6 +26,9 @@ const AnnotationValues: Record<string, { good: string[]; bad: string[] }> = {
   'status.sidecar.istio.io/port': { good: ['15020', '0', '15999'], bad: ['70000', 'x'] },
   'sidecar.istio.io/nativeSidecar': { good: ['true', 'false'], bad: ['maybe'] },
   'outrigger.dev/cni-mode': { good: ['true', 'false'], bad: ['sometimes'] },
+  'sidecar.istio.io/proxyCPU': { good: ['100m', '2'], bad: ['lots'] },
+  'sidecar.istio.io/proxyMemoryLimit': { good: ['1Gi', '512Mi'], bad: ['1 GB'] },
+  'sidecar.istio.io/logLevel': { good: ['debug', 'warning'], bad: ['loud'] },
 };
 
 const annotationEntry = fc.constantFrom(...Object.keys(AnnotationValues)).chain((key) => {
