@@ -24,12 +24,9 @@ export function decideInjection(pod: Pod, namespace: string, config: InjectorCon
   const labels = pod.metadata?.labels ?? {};
   const label = labels[InjectorAnnotations.inject];
   const annotation = pod.metadata?.annotations?.[InjectorAnnotations.inject];
-  if (label !== undefined && label !== '') {
-    return isTruthyInjectValue(label) ? { inject: true } : { inject: false, reason: 'labelDisabled' };
-  }
-  if (annotation !== undefined && annotation !== '') {
-    return isTruthyInjectValue(annotation) ? { inject: true } : { inject: false, reason: 'annotationDisabled' };
-  }
+  // As in Istio, a present label wins even when empty (then the selectors and policy decide).
+  const [explicit, reason] = label !== undefined ? [label, 'labelDisabled' as const] : [annotation ?? '', 'annotationDisabled' as const];
+  if (explicit !== '') return isTruthyInjectValue(explicit) ? { inject: true } : { inject: false, reason };
   if (anySelectorMatches(config.neverInjectSelector, labels)) return { inject: false, reason: 'neverInjectSelector' };
   if (anySelectorMatches(config.alwaysInjectSelector, labels)) return { inject: true };
   return config.defaultPolicy === 'enabled' ? { inject: true } : { inject: false, reason: 'defaultPolicyDisabled' };
