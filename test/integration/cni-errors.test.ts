@@ -7,6 +7,8 @@
  */
 
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { addNetworkList, type Conflist, execPlugin, pluginConfig, type RuntimeCall } from '../helpers/cni-runtime.js';
 import { type CniNode, createCniNode, defaultSettingsAnnotation, ownRules, requireCniPlugins, SettingsAnnotation } from '../helpers/cni-pod.js';
@@ -148,6 +150,10 @@ describe('the API fallback (runtime passed no annotations)', () => {
     expect(await ownRules(cni.pod)).toBe('');
     // DEL never asks the API server: the pod may already be gone.
     expect(api.requests.length).toBe(2);
+    // The plugin logged its work to logFile, and never the token.
+    const log = readFileSync(join(cni.dataDir, 'outrigger-cni.log'), 'utf8');
+    expect(log).toContain('capture applied');
+    expect(log).not.toContain(token);
   });
 
   it('retries a pod with another UID (an older pod of the same name) and then gives up with code 11', async () => {
