@@ -150,3 +150,27 @@ describe('ADD through bridge + host-local + portmap + outrigger-cni', () => {
     expect([noNetns.exitCode, noNetns.stdout]).toEqual([0, '']);
   });
 });
+
+describe.each(['0.3.1', '0.4.0'])('a conflist at cniVersion %s', (version) => {
+  it('captures, hands on the previous result in that version (ips[].version kept), and DEL cleans up', async () => {
+    const cni = createCniNode();
+    try {
+      const list = cni.list({}, version);
+      const added = await addNetworkList(cni.node, list, cni.call());
+      expect(added.outcomes.map((o) => [o.type, o.exitCode])).toEqual([['bridge', 0], ['portmap', 0], ['outrigger-cni', 0]]);
+      const portmapResult = added.outcomes[1]?.json;
+      expect(added.result).toEqual(portmapResult);
+      expect(added.result).toMatchObject({ cniVersion: version, ips: [{ version: '4' }, { version: '6' }] });
+      expect(await ownRules(cni.pod)).toContain('ISTIO_OUTPUT');
+      if (version === '0.4.0') {
+        const check = await execPlugin(cni.node, 'outrigger-cni', 'CHECK', JSON.stringify(pluginConfig(list, list.plugins[2]!, cni.call(), added.result)), cni.call());
+        expect([check.exitCode, check.stdout]).toEqual([0, '']);
+      }
+      const deleted = await delNetworkList(cni.node, list, cni.call(), added.result);
+      expect(deleted.map((o) => o.exitCode)).toEqual([0, 0, 0]);
+      expect(await ownRules(cni.pod)).toBe('');
+    } finally {
+      cni.destroy();
+    }
+  });
+});

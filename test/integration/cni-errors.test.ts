@@ -7,6 +7,8 @@
  */
 
 import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { addNetworkList, type Conflist, execPlugin, pluginConfig, type RuntimeCall } from '../helpers/cni-runtime.js';
 import { type CniNode, createCniNode, defaultSettingsAnnotation, ownRules, requireCniPlugins, SettingsAnnotation } from '../helpers/cni-pod.js';
@@ -96,6 +98,22 @@ describe('errors: the spec code on stdout, exit 1, nothing applied', () => {
     expect(notJson.json).toMatchObject({ code: 7, details: expect.stringContaining('not JSON') });
   });
 
+  it('a failing IPv6 restore (fault injected) is code 100 and the IPv4 rules are rolled back', async () => {
+    // A node whose ip6tables-nft-restore refuses everything: IPv4 applies first or concurrently,
+    // and must be taken back when IPv6 fails.
+    const fakeBin = join(cni.dataDir, 'fault-bin');
+    mkdirSync(fakeBin, { recursive: true });
+    writeFileSync(join(fakeBin, 'ip6tables-nft-restore'), '#!/bin/sh\ncat >/dev/null\necho "ip6tables-restore: fault injected" >&2\nexit 1\n', { mode: 0o755 });
+    const logFile = join(cni.dataDir, 'outrigger-cni.log');
+    const logBefore = existsSync(logFile) ? readFileSync(logFile, 'utf8').length : 0;
+    const out = await outriggerCni('ADD', { env: { PATH: `${fakeBin}:/usr/sbin:/usr/bin:/sbin:/bin` } });
+    expect(out.exitCode).toBe(1);
+    expect(out.json).toMatchObject({ code: 100, msg: expect.stringMatching(/IPv6.*fault injected/) });
+    // IPv4 really was applied before it was taken back (afterEach: no rule of ours is left).
+    const logged = readFileSync(logFile, 'utf8').slice(logBefore).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { family?: number; msg: string });
+    expect(logged.some((l) => l.family === 4 && l.msg === 'capture rules applied')).toBe(true);
+  });
+
   it('a bad plugin config field is code 7 naming each field', async () => {
     const out = await outriggerCni('ADD', { conf: { excludeNamespaces: 'kube-system', iptablesBackend: 'ebpf', logLevel: 'loud' } });
     expect(out.json).toMatchObject({ code: 7 });
@@ -148,6 +166,10 @@ describe('the API fallback (runtime passed no annotations)', () => {
     expect(await ownRules(cni.pod)).toBe('');
     // DEL never asks the API server: the pod may already be gone.
     expect(api.requests.length).toBe(2);
+    // The plugin logged its work to logFile, and never the token.
+    const log = readFileSync(join(cni.dataDir, 'outrigger-cni.log'), 'utf8');
+    expect(log).toContain('capture applied');
+    expect(log).not.toContain(token);
   });
 
   it('retries a pod with another UID (an older pod of the same name) and then gives up with code 11', async () => {
