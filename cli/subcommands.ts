@@ -17,4 +17,8 @@ export const Subcommands: Readonly<Record<string, Subcommand>> = {
     describe: 'Apply, clean up or validate the iptables capture rules (istio-iptables compatible)',
     load: () => import('../init/init-command.js'),
   },
+  injector: {
+    describe: 'Run the MutatingAdmissionWebhook server that injects the proxy into pods (HTTPS)',
+    load: () => import('../injector/injector-command.js'),
+  },
 };
