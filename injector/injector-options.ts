@@ -103,7 +103,7 @@ export function parseInjectorFlags(argv: readonly string[], env: Readonly<Record
     return text;
   };
 
-  const port = integer('port', 9443, 1, 65535);
+  const port = integer('port', 9443, 0, 65535); // 0: any free port (tests)
   const reloadPollMs = seconds('reload-poll-interval', 10, 3600);
   if (str('reload-poll-interval') !== undefined && reloadPollMs < 100) problems.push({ source: '--reload-poll-interval', value: str('reload-poll-interval') ?? '', reason: 'must be at least 0.1 seconds' });
   const drainMs = seconds('shutdown-drain', 5, 600);
