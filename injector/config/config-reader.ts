@@ -44,7 +44,7 @@ export class ConfigReader {
       return {};
     }
     for (const key of Object.keys(value)) {
-      if (!keys.includes(key)) this.bad(`${path}.${key}`, value[key], `unknown key (known: ${keys.join(', ')})`);
+      if (!keys.includes(key)) this.bad(`${path === '.' ? '' : path}.${key}`, value[key], `unknown key (known: ${keys.join(', ')})`);
     }
     return value;
   }

@@ -146,5 +146,8 @@ function isMapping(value: unknown): value is Json {
 
 /** The bootstrap as the compact JSON argument of `--config-yaml`, with `$(` escaped for the kubelet. */
 export function renderBootstrapArg(bootstrap: Readonly<Json>): string {
-  return JSON.stringify(bootstrap).replaceAll('$(', '$$(').replaceAll(NodeIdPlaceholder, '$(POD_NAME).$(POD_NAMESPACE)');
+  // Function replacements: in a replacement string `$$` would mean one `$`.
+  return JSON.stringify(bootstrap)
+    .replaceAll('$(', () => '$$(')
+    .replaceAll(NodeIdPlaceholder, () => '$(POD_NAME).$(POD_NAMESPACE)');
 }

@@ -63,6 +63,7 @@ export interface SecurityContext {
   allowPrivilegeEscalation?: boolean;
   readOnlyRootFilesystem?: boolean;
   capabilities?: Capabilities;
+  seccompProfile?: { type: 'RuntimeDefault' | 'Localhost' | 'Unconfined'; localhostProfile?: string };
   [key: string]: unknown;
 }
 

@@ -64,6 +64,7 @@ export function buildInitContainer(config: InjectorConfig, options: PodOptions):
       runAsGroup: 0,
       runAsNonRoot: false,
       runAsUser: 0,
+      seccompProfile: { type: 'RuntimeDefault' },
     },
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };
@@ -95,6 +96,7 @@ function proxyUserContext(config: InjectorConfig): SecurityContext {
     runAsGroup: config.proxy.gid,
     runAsNonRoot: true,
     runAsUser: config.proxy.uid,
+    seccompProfile: { type: 'RuntimeDefault' },
   };
 }
 
@@ -112,6 +114,7 @@ function proxySecurityContext(config: InjectorConfig, options: PodOptions): Secu
     runAsGroup: config.proxy.gid,
     runAsNonRoot: false,
     runAsUser: 0,
+    seccompProfile: { type: 'RuntimeDefault' },
   };
 }
 
@@ -143,7 +146,7 @@ export function buildProxyContainer(config: InjectorConfig, options: PodOptions,
       '--config-yaml',
       bootstrapArg(config, options),
       '--log-level',
-      config.proxy.logLevel,
+      options.proxyLogLevel,
       '--concurrency',
       String(config.proxy.concurrency),
       '--disable-hot-restart',
@@ -157,7 +160,7 @@ export function buildProxyContainer(config: InjectorConfig, options: PodOptions,
       ...structuredClone(config.proxy.env as EnvVar[]),
     ],
     ports: [{ containerPort: ports.prometheus, name: 'http-envoy-prom', protocol: 'TCP' }],
-    resources: structuredClone(config.proxy.resources),
+    resources: structuredClone(options.proxyResources),
     securityContext: proxySecurityContext(config, options),
     readinessProbe: { ...probe, periodSeconds: 15, timeoutSeconds: 3, failureThreshold: 4 },
     startupProbe: { ...probe, periodSeconds: 1, timeoutSeconds: 3, failureThreshold: 600 },

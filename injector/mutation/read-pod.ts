@@ -1,7 +1,7 @@
 /**
  * Checks that an untrusted value (an AdmissionReview's `request.object`, a document of a YAML
- * file) is shaped like a Pod in the places the injector reads, and returns a deep copy the
- * injector may change. Every malformed field is reported, with a JSON path (`.spec.containers[2].name`).
+ * file) is shaped like a Pod in the places the injector reads, and returns a copy the injector
+ * may change (copy-on-write: see copyForInjection). Every malformed field is reported, with a JSON path (`.spec.containers[2].name`).
  * Fields the injector does not read are not checked: the API server validates the pod after us.
  */
 
@@ -115,5 +115,21 @@ export function readPod(value: unknown): ReadPodResult {
     }
   }
   if (problems.length > 0) return { ok: false, problems };
-  return { ok: true, pod: structuredClone(value) as unknown as Pod };
+  return { ok: true, pod: copyForInjection(value) };
+}
+
+/**
+ * Copies exactly the objects the injector changes (the pod, its metadata and annotations, its
+ * spec); lists are replaced, never edited in place, so everything else (user containers with
+ * thousands of env vars) is shared with the input. Sharing keeps a huge pod's review fast: the
+ * patch diff skips shared subtrees by identity. The input itself is never changed.
+ */
+function copyForInjection(value: Record<string, unknown>): Pod {
+  const metadata = isObject(value.metadata) ? value.metadata : undefined;
+  const annotations = metadata && isObject(metadata.annotations) ? metadata.annotations : undefined;
+  return {
+    ...value,
+    ...(metadata ? { metadata: { ...metadata, ...(annotations ? { annotations: { ...annotations } } : {}) } } : {}),
+    spec: { ...(value.spec as Record<string, unknown>) },
+  } as Pod;
 }
