@@ -17,4 +17,8 @@ export const Subcommands: Readonly<Record<string, Subcommand>> = {
     describe: 'Apply, clean up or validate the iptables capture rules (istio-iptables compatible)',
     load: () => import('../init/init-command.js'),
   },
+  cni: {
+    describe: 'Node side of CNI mode: `cni install` installs outrigger-cni and repairs pods (the DaemonSet)',
+    load: () => import('../cni-plugin/cni-command.js'),
+  },
 };
