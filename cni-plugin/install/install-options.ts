@@ -143,7 +143,7 @@ export function parseInstallFlags(argv: readonly string[], env: Readonly<Record<
   const logLevel = str('log-level') ?? 'info';
   if (!LogLevels.includes(logLevel)) problems.push({ source: '--log-level', value: logLevel, reason: `must be one of ${LogLevels.join(', ')}` });
   const pluginLogLevel = str('plugin-log-level') ?? logLevel;
-  if (!LogLevels.includes(pluginLogLevel)) problems.push({ source: '--plugin-log-level', value: pluginLogLevel, reason: `must be one of ${LogLevels.join(', ')}` });
+  if (str('plugin-log-level') !== undefined && !LogLevels.includes(pluginLogLevel)) problems.push({ source: '--plugin-log-level', value: pluginLogLevel, reason: `must be one of ${LogLevels.join(', ')}` });
 
   const repairText = str('repair-mode') ?? 'delete';
   const repairMode = RepairModes.find((m) => m === repairText);
