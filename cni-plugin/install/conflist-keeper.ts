@@ -12,6 +12,7 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ErrorCodes, OutriggerError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import { readIfExists, writeFileAtomic } from './atomic-file.js';
 import { type ConfigEdit, type ConfigFile, containsOurPlugin, insertPlugin, isConfigFileName, pickPrimaryConfig, removePlugin } from './conflist-edit.js';
@@ -135,7 +136,9 @@ export class ConflistKeeper {
     for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
       const primary = pickPrimaryConfig(await readdir(this.options.confDir));
       if (primary === undefined) return 'waiting-for-primary';
-      const text = await readIfExists(join(this.options.confDir, primary));
+      const text = await readIfExists(join(this.options.confDir, primary)).catch((cause: NodeJS.ErrnoException) => {
+        throw new OutriggerError(ErrorCodes.ReadFailed, `cannot read the primary CNI config ${join(this.options.confDir, primary)}: ${cause.code ?? cause.message}; nothing was written`, { cause });
+      });
       if (text === undefined) continue; // removed between readdir and read
       const edit = insertPlugin({ name: primary, text }, this.options.entry);
       if (edit.kind === 'unchanged') return 'installed';
