@@ -6,7 +6,7 @@
  *   systemd driver:  `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod<uid with _>.slice/cri-containerd-<id>.scope`
  * Any process whose /proc/PID/cgroup names the UID therefore lives in the pod's network
  * namespace; processes still in the node's own namespace (host-network pods, a process caught
- * before its namespace was joined) are skipped by comparing the ns/net link with PID 1's.
+ * before its namespace was joined) are skipped by comparing the ns/net link with the node's.
  */
 
 import { readdir, readFile, readlink } from 'node:fs/promises';
@@ -35,7 +35,9 @@ export interface PodNetns {
 
 /** The first process of the pod that is in a network namespace of its own, or undefined. */
 export async function findPodNetns(hostProc: string, podUid: string): Promise<PodNetns | undefined> {
-  const hostNet = await readlink(join(hostProc, '1', 'ns', 'net')).catch(() => undefined);
+  // The node's namespace: PID 1's, or (where that link is not readable) our own, since the
+  // DaemonSet runs with hostNetwork.
+  const hostNet = await readlink(join(hostProc, '1', 'ns', 'net')).catch(() => readlink('/proc/self/ns/net').catch(() => undefined));
   const pids = (await readdir(hostProc)).filter((name) => /^\d+$/.test(name)).map(Number).sort((a, b) => a - b);
   for (const pid of pids) {
     const cgroup = await readFile(join(hostProc, String(pid), 'cgroup'), 'utf8').catch(() => '');
