@@ -6,7 +6,7 @@
  *   apply:  applies the capture rules in their network namespace, found through /proc, with the
  *           same applier as `outrigger init`; kubelet's next retry of proxy-validation then passes.
  * A pod is handled once per failed validation run (its restartCount), so back-off retries of the
- * same failure are not repaired twice.
+ * same failure are not repaired twice; a failed repair is retried with exponential back-off.
  */
 
 import { applyCapture } from '../../apply/apply-capture.js';
@@ -41,6 +41,7 @@ export class RepairLoop {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<unknown> | undefined;
   #handled = new Map<string, number>();
+  #failures = new Map<string, { attempts: number; retryAt: number }>();
   #listFailing = false;
 
   constructor(private readonly options: RepairLoopOptions) {}
@@ -78,21 +79,32 @@ export class RepairLoop {
       seen.add(pod.metadata.uid);
       const decision = decideRepair(pod, this.options);
       if (!decision.repair || this.#handled.get(pod.metadata.uid) === decision.restartCount) continue;
-      const result = await this.#repair(pod);
+      const backoff = this.#failures.get(pod.metadata.uid);
+      if (backoff && Date.now() < backoff.retryAt) continue;
+      const result = await this.#repair(pod, backoff === undefined);
       results.push(result);
       this.options.metrics.repairs.inc({ mode: this.options.mode, outcome: result.outcome, reason: result.reason });
-      if (result.outcome !== 'failed') this.#handled.set(pod.metadata.uid, decision.restartCount);
+      if (result.outcome === 'failed') {
+        // Failed repairs are retried with exponential back-off (at most every 5 minutes).
+        const attempts = (backoff?.attempts ?? 0) + 1;
+        this.#failures.set(pod.metadata.uid, { attempts, retryAt: Date.now() + Math.min(this.options.intervalMs * 2 ** attempts, 300_000) });
+      } else {
+        this.#handled.set(pod.metadata.uid, decision.restartCount);
+        this.#failures.delete(pod.metadata.uid);
+      }
     }
     for (const uid of this.#handled.keys()) if (!seen.has(uid)) this.#handled.delete(uid);
+    for (const uid of this.#failures.keys()) if (!seen.has(uid)) this.#failures.delete(uid);
     return results;
   }
 
-  async #repair(pod: Pod): Promise<RepairResult> {
+  async #repair(pod: Pod, firstAttempt: boolean): Promise<RepairResult> {
     const { namespace, name, uid } = pod.metadata;
     const id = `${namespace}/${name}`;
     const log = this.options.log.child({ pod: id, uid, mode: this.options.mode });
     const failed = (reason: string, error: unknown): RepairResult => {
-      log.error({ err: error, reason }, `cannot repair pod ${id}`);
+      // The first failure is an error; retries of the same pod are logged at debug level.
+      log[firstAttempt ? 'error' : 'debug']({ err: error, reason }, `cannot repair pod ${id}; retrying with back-off`);
       return { pod: id, outcome: RepairOutcomes.failed, reason };
     };
     if (this.options.mode === 'delete') {

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readlinkSync, rmdirSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import type { Namespace } from './netns.js';
 
-const running = new Set<() => void>();
+const running = new Set<() => Promise<void>>();
 
 function cgroup2Root(): string {
   for (const root of ['/sys/fs/cgroup', '/sys/fs/cgroup/unified']) if (existsSync(join(root, 'cgroup.procs')) && existsSync(join(root, 'cgroup.controllers'))) return root;
@@ -24,7 +24,7 @@ function cgroup2Root(): string {
 export interface PodProcess {
   readonly pid: number;
   readonly cgroupPath: string;
-  stop(): void;
+  stop(): Promise<void>;
 }
 
 export async function startPodProcess(ns: Namespace, podUid: string): Promise<PodProcess> {
@@ -39,18 +39,21 @@ export async function startPodProcess(ns: Namespace, podUid: string): Promise<Po
   ];
   for (const dir of dirs) mkdirSync(dir);
   const child: ChildProcess = spawn('ip', ['netns', 'exec', ns.name, 'sleep', '300'], { stdio: 'ignore' });
-  const stop = () => {
-    child.kill('SIGKILL');
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
     running.delete(stop);
-    const removeDirs = (attempt: number) => {
+    child.kill('SIGKILL');
+    await exited;
+    // A cgroup can be removed once its last process is gone; the kernel may lag a moment.
+    for (let attempt = 0; ; attempt++) {
       try {
         for (const dir of [...dirs].reverse()) if (existsSync(dir)) rmdirSync(dir);
+        return;
       } catch (error) {
-        if (attempt < 20) setTimeout(() => removeDirs(attempt + 1), 50);
-        else throw error;
+        if (attempt >= 40) throw error;
+        await new Promise((r) => setTimeout(r, 50));
       }
-    };
-    removeDirs(0);
+    }
   };
   running.add(stop);
   const pid = child.pid;
@@ -66,6 +69,6 @@ export async function startPodProcess(ns: Namespace, podUid: string): Promise<Po
   return { pid, cgroupPath: dirs.at(-1)!, stop };
 }
 
-export function stopAllPodProcesses(): void {
-  for (const stop of [...running]) stop();
+export async function stopAllPodProcesses(): Promise<void> {
+  await Promise.all([...running].map((stop) => stop()));
 }

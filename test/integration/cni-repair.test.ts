@@ -29,10 +29,10 @@ beforeAll(async () => {
   requireRealKernel();
   api = await startKubeApiStandIn('token-one');
 });
-afterEach(() => {
+afterEach(async () => {
   stopAllInstallers();
   stopAllProbes();
-  stopAllPodProcesses();
+  await stopAllPodProcesses();
 });
 afterAll(async () => {
   destroyAllNamespaces();
@@ -153,6 +153,7 @@ describe('repair mode apply', () => {
     expect(repairedLog).toMatchObject({ pod: 'shop/escaped', pid: sandbox.pid });
 
     expect(await installer.stop()).toBe(0);
+    await sandbox.stop();
     pair.destroy();
   });
 });
