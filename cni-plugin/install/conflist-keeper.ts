@@ -107,8 +107,14 @@ export class ConflistKeeper {
       this.#setState(state);
     } catch (error) {
       this.#failures += 1;
-      this.#setState('failing');
-      this.#quietLog('error', error instanceof Error ? error.message : String(error), { err: error });
+      const message = error instanceof Error ? error.message : String(error);
+      // A network plugin that writes its file in place (not by rename) can be caught half-way:
+      // the first failure is only retried; a config still bad on the retry is an error.
+      if (this.#failures === 1) this.options.log.debug({ err: error }, `${message} (retrying)`);
+      else {
+        this.#setState('failing');
+        this.#quietLog('error', message, { err: error });
+      }
       const max = this.options.maxRetries ?? 5;
       if (this.#failures <= max) this.schedule(Math.min(200 * 2 ** (this.#failures - 1), this.options.resyncMs));
     }

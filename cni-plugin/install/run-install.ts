@@ -7,15 +7,14 @@
  * added is removed again).
  */
 
-import { readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { isOutriggerError } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/log.js';
 import { createKubeApi } from '../repair/kube-api.js';
 import { RepairLoop } from '../repair/repair-loop.js';
 import { createInstallerMetrics } from '../repair/repair-metrics.js';
 import { type ApiEndpoint, inClusterEndpoint, kubeconfigEndpoint } from './api-endpoint.js';
-import { copyFileAtomic, hashFile } from './atomic-file.js';
+import { BinaryKeeper } from './binary-keeper.js';
 import { ConflistKeeper } from './conflist-keeper.js';
 import { type InstallOptions, installUsage, parseInstallFlags } from './install-options.js';
 import { KubeconfigKeeper } from './kubeconfig-keeper.js';
@@ -54,14 +53,14 @@ export async function runInstall(argv: readonly string[], env: NodeJS.ProcessEnv
     log.info({ node: options.nodeName, namespace: namespace || undefined, repairMode: options.repairMode }, 'starting the outrigger CNI installer');
 
     // 1. The plugin binary first, so it exists before any config names it.
-    const binaryPath = join(options.cniBinDir, PluginFileName);
-    const sourceHash = await hashFile(options.pluginBinary);
-    if (sourceHash === undefined) throw new Error(`the plugin binary ${options.pluginBinary} does not exist`);
-    if ((await hashFile(binaryPath)) !== sourceHash) await copyFileAtomic(options.pluginBinary, options.cniBinDir, PluginFileName, 0o755);
+    const binary = new BinaryKeeper({ source: options.pluginBinary, binDir: options.cniBinDir, name: PluginFileName, resyncMs: options.resyncMs, log });
     cleanup.push(async () => {
-      if ((await hashFile(binaryPath)) === sourceHash) await rm(binaryPath, { force: true });
+      await binary.stop();
+      await binary.uninstall();
     });
-    log.info({ path: binaryPath }, 'the plugin binary is in place');
+    await binary.ensure();
+    binary.start();
+    log.info({ path: binary.path }, 'the plugin binary is in place');
 
     // 2. The kubeconfig for the plugin's API fallback.
     const endpoint: ApiEndpoint = options.kubeconfig

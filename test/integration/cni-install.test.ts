@@ -178,6 +178,18 @@ describe('keeping the entry', () => {
     expect(readFileSync(path, 'utf8')).toBe(last);
   });
 
+  it('copies the binary again when it disappears', async () => {
+    const node = makeNode({ '10-flannel.conflist': fixture('10-flannel.conflist') });
+    const installer = start(node);
+    await ready(installer);
+    const binary = join(node.binDir, 'outrigger-cni');
+    (await import('node:fs')).rmSync(binary);
+    await waitFor('the binary back', () => sha256(readFileSync(binary)) === sha256(node.pluginBytes), 5000);
+    expect(statSync(binary).mode & 0o777).toBe(0o755);
+    expect(await installer.stop()).toBe(0);
+    expect(readdirSync(node.binDir)).toEqual(['bridge']);
+  });
+
   it('rewrites the kubeconfig (still 0600) when the token rotates, and never logs it', async () => {
     const node = makeNode({ '10-flannel.conflist': fixture('10-flannel.conflist') });
     const installer = start(node);
