@@ -154,7 +154,7 @@ describe('keeping the entry', () => {
     expect(readdirSync(node.confDir)).not.toContain('10-bridge.conflist');
   });
 
-  it('ends valid and listed exactly once while another writer keeps replacing the file', async () => {
+  it.each(['rename', 'in place'])('ends valid and listed exactly once while another writer keeps replacing the file (%s)', async (how) => {
     const node = makeNode({ '10-calico.conflist': fixture('10-calico.conflist') });
     const installer = start(node);
     await ready(installer);
@@ -163,7 +163,8 @@ describe('keeping the entry', () => {
     const deadline = Date.now() + 4000;
     for (let i = 0; i < 400 && Date.now() < deadline; i++) {
       last = fixture('10-calico.conflist').replace('"mtu": 0', `"mtu": ${1000 + i}`);
-      writeAtomically(path, last);
+      if (how === 'rename') writeAtomically(path, last);
+      else writeFileSync(path, last); // truncate and write, as `cp` does
       await new Promise((r) => setTimeout(r, i % 7));
     }
     const plugins = await waitFor('our entry after the writer stopped', () => {
