@@ -14,14 +14,15 @@
 # forces one. With Docker and no daemon answering, dockerd is started in the background with
 # --iptables=false --bridge=none (builds use the host network), so the host's firewall is untouched.
 #
-# Environment: OUTRIGGER_IMAGE_ENGINE (podman|docker), OUTRIGGER_IMAGE_TAG (default dev),
+# Environment: OUTRIGGER_IMAGE_ENGINE (podman|docker), OUTRIGGER_IMAGE_TAG (default: package.json's version, as the manifests use),
 # BASE_IMAGE, OUTRIGGER_DEBIAN_MIRROR (default: the first Debian URI in apt's sources),
 # OUTRIGGER_CACHE_DIR (default /var/cache/outrigger). Needs root (debootstrap, dockerd).
 # Prints one line per image: name, size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-tag="${OUTRIGGER_IMAGE_TAG:-dev}"
+version=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' package.json)
+tag="${OUTRIGGER_IMAGE_TAG:-$version}"
 base="${BASE_IMAGE:-outrigger/debian-base:bookworm}"
 cache="${OUTRIGGER_CACHE_DIR:-/var/cache/outrigger}"
 suite=bookworm
