@@ -1,14 +1,15 @@
 /**
- * `outrigger` main: `outrigger init` runs in every pod start, so it takes a fast path straight to
- * its module; every other invocation goes through the yargs front (help, version, command
- * list). Sets the process exit code; never throws.
+ * `outrigger` main: a known subcommand goes straight to its module (`outrigger init` runs in
+ * every pod start, so this path stays small; and each subcommand parses its own flags); every
+ * other invocation goes through the yargs front (help, version, command list, unknown
+ * commands). Sets the process exit code; never throws.
  */
 
 import { Subcommands } from './subcommands.js';
 
 async function dispatch(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
-  const fast = name === 'init' ? Subcommands.init : undefined;
+  const fast = name !== undefined && Object.hasOwn(Subcommands, name) ? Subcommands[name] : undefined;
   if (fast) return (await fast.load()).run(rest, process.env);
   const { runYargsCli } = await import('./yargs-cli.js');
   return runYargsCli(argv, process.env);

@@ -17,4 +17,8 @@ export const Subcommands: Readonly<Record<string, Subcommand>> = {
     describe: 'Apply, clean up or validate the iptables capture rules (istio-iptables compatible)',
     load: () => import('../init/init-command.js'),
   },
+  inject: {
+    describe: 'Add the proxy to Pods and workload pod templates in YAML or JSON manifests, as the webhook would',
+    load: () => import('../injector/offline/inject-command.js'),
+  },
 };

@@ -1,0 +1,117 @@
+/**
+ * Injects the proxy into a pod the decision said to inject (the pod is a private copy and is
+ * changed in place): strip any previous injection, resolve the pod's options, refuse what would
+ * break the pod or silently bypass capture, then add the containers, volumes, pull secrets and
+ * annotations. Every problem is listed in one error.
+ *
+ * Placement: native sidecar -> initContainers = [proxy-init | proxy-validation, proxy, ...user's];
+ * classic -> initContainers = [proxy-init | proxy-validation, ...user's], containers = [proxy, ...user's].
+ */
+
+import { type FieldProblem, invalidInput, type OutriggerError } from '../../common/errors.js';
+import { CaptureSettingsAnnotation, encodeCaptureSettings } from '../../capture/pod-annotations.js';
+import type { InjectorConfig } from '../config/injector-config.js';
+import type { Container, Pod } from '../kube/pod-types.js';
+import { buildInitContainer, buildProxyContainer, buildValidationContainer } from './build-containers.js';
+import { encodeInjectionStatus, stripInjection } from './injection-status.js';
+import { InjectorAnnotations } from './pod-annotations.js';
+import { type PodOptions, resolvePodOptions } from './resolve-pod-options.js';
+
+export type InjectResult = { readonly ok: true; readonly pod: Pod } | { readonly ok: false; readonly error: OutriggerError };
+
+/** Problems that stop injection: the proxy's identity in use, our names taken, mounts without volumes. */
+function findConflicts(pod: Pod, config: InjectorConfig): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const { uid, gid } = config.proxy;
+  const podContext = pod.spec.securityContext;
+  const lists = [
+    ['initContainers', pod.spec.initContainers ?? []],
+    ['containers', pod.spec.containers],
+  ] as const;
+  const ours = new Set([config.containerNames.proxy, config.containerNames.init, config.containerNames.validation]);
+  for (const [list, containers] of lists) {
+    containers.forEach((container: Container, i) => {
+      const where = `pod .spec.${list}[${i}] (${container.name})`;
+      if (ours.has(container.name)) {
+        problems.push({ source: `${where}.name`, value: container.name, reason: 'is the name of a container the injector adds; rename the container (it was not added by an injection recorded in sidecar.istio.io/status)' });
+      }
+      const user = container.securityContext?.runAsUser ?? podContext?.runAsUser;
+      if (user === uid) {
+        const from = container.securityContext?.runAsUser !== undefined ? 'securityContext.runAsUser' : 'pod securityContext.runAsUser';
+        problems.push({ source: `${where} ${from}`, value: String(user), reason: `runs as the proxy's user ${uid}: its traffic would bypass capture; use another user id` });
+      }
+      const group = container.securityContext?.runAsGroup ?? podContext?.runAsGroup;
+      if (group === gid) {
+        const from = container.securityContext?.runAsGroup !== undefined ? 'securityContext.runAsGroup' : 'pod securityContext.runAsGroup';
+        problems.push({ source: `${where} ${from}`, value: String(group), reason: `runs as the proxy's group ${gid}: its traffic would bypass capture; use another group id` });
+      }
+    });
+  }
+  const podVolumes = new Set((pod.spec.volumes ?? []).map((v) => v.name));
+  for (const volume of config.proxy.volumes) {
+    if (podVolumes.has(volume.name)) {
+      problems.push({ source: 'pod .spec.volumes', value: volume.name, reason: 'has the name of a volume the injector adds (injector config .proxy.volumes); rename the pod\'s volume' });
+    }
+  }
+  const available = new Set([...podVolumes, ...config.proxy.volumes.map((v) => v.name)]);
+  config.proxy.volumeMounts.forEach((mount, i) => {
+    if (!available.has(mount.name)) {
+      problems.push({ source: `injector config .proxy.volumeMounts[${i}].name`, value: mount.name, reason: 'names a volume that neither the pod nor the injector configuration has' });
+    }
+  });
+  return problems;
+}
+
+function addContainers(pod: Pod, config: InjectorConfig, options: PodOptions): { initContainers: string[]; containers: string[] } {
+  const first = options.cniMode ? buildValidationContainer(config, options) : buildInitContainer(config, options);
+  const proxy = buildProxyContainer(config, options, options.nativeSidecar);
+  const userInit = pod.spec.initContainers ?? [];
+  if (options.nativeSidecar) {
+    pod.spec.initContainers = [first, proxy, ...userInit];
+    return { initContainers: [first.name, proxy.name], containers: [] };
+  }
+  pod.spec.initContainers = [first, ...userInit];
+  pod.spec.containers = [proxy, ...pod.spec.containers];
+  return { initContainers: [first.name], containers: [proxy.name] };
+}
+
+export function injectPod(pod: Pod, config: InjectorConfig): InjectResult {
+  const problems: FieldProblem[] = [];
+  const statusProblem = stripInjection(pod);
+  if (statusProblem) problems.push(statusProblem);
+  const annotationsIn = pod.metadata?.annotations ?? {};
+  const resolved = resolvePodOptions(annotationsIn, config);
+  if (!resolved.ok) problems.push(...resolved.problems);
+  if (!statusProblem) problems.push(...findConflicts(pod, config));
+  if (problems.length > 0 || !resolved.ok) {
+    return { ok: false, error: invalidInput(problems, 'pod for sidecar injection') };
+  }
+  const { options } = resolved;
+
+  const firstAppContainer = pod.spec.containers[0]?.name;
+  const added = addContainers(pod, config, options);
+
+  const volumes: string[] = [];
+  if (config.proxy.volumes.length > 0) {
+    pod.spec.volumes = [...(pod.spec.volumes ?? []), ...structuredClone(config.proxy.volumes as never[])];
+    volumes.push(...config.proxy.volumes.map((v) => v.name));
+  }
+  const pullSecrets: string[] = [];
+  const existingSecrets = new Set((pod.spec.imagePullSecrets ?? []).map((s) => s.name));
+  for (const name of config.imagePullSecrets) {
+    if (existingSecrets.has(name)) continue;
+    pod.spec.imagePullSecrets = [...(pod.spec.imagePullSecrets ?? []), { name }];
+    existingSecrets.add(name);
+    pullSecrets.push(name);
+  }
+
+  const metadata = (pod.metadata ??= {});
+  const annotations = (metadata.annotations ??= {});
+  annotations[InjectorAnnotations.status] = encodeInjectionStatus({ ...added, volumes, imagePullSecrets: pullSecrets, revision: config.revision });
+  if (annotations[InjectorAnnotations.defaultContainer] === undefined && firstAppContainer !== undefined) {
+    annotations[InjectorAnnotations.defaultContainer] = firstAppContainer;
+  }
+  if (options.cniMode) annotations[CaptureSettingsAnnotation] = encodeCaptureSettings(options.resolved);
+  else delete annotations[CaptureSettingsAnnotation];
+  return { ok: true, pod };
+}

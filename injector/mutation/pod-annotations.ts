@@ -1,0 +1,23 @@
+/**
+ * The annotation and label names the injector reads and writes, beyond the capture annotations
+ * of capture/pod-annotations.ts. Istio's names where Istio has one, so pods and tooling move
+ * between the two unchanged; `outrigger.dev/*` for what is outrigger's own.
+ */
+
+export const InjectorAnnotations = {
+  /** Label (wins) or annotation: "true"/"y"/"yes"/"on" inject, any other non-empty value skips. */
+  inject: 'sidecar.istio.io/inject',
+  /** JSON listing what the injector added (Istio's shape); drives stripping on re-injection. */
+  status: 'sidecar.istio.io/status',
+  /** "true"/"false": proxy as a native sidecar (init container, restartPolicy Always) or classic. */
+  nativeSidecar: 'sidecar.istio.io/nativeSidecar',
+  /** "true"/"false": per-pod CNI mode (capture by the CNI plugin, proxy-validation instead of proxy-init). */
+  cniMode: 'outrigger.dev/cni-mode',
+  /** kubectl's default container for logs/exec: the first application container. */
+  defaultContainer: 'kubectl.kubernetes.io/default-container',
+} as const;
+
+/** Istio's reading of the inject label/annotation (YAML 1.1 truthy words). */
+export function isTruthyInjectValue(value: string): boolean {
+  return ['y', 'yes', 'true', 'on'].includes(value.toLowerCase());
+}

@@ -1,0 +1,72 @@
+// The generated Envoy bootstrap: the transparent-proxy layout the capture rules rely on (ports,
+// original_dst, ORIGINAL_DST clusters, 127.0.0.6 for inbound, admin on loopback only), TPROXY,
+// the configured override merged over it, and the `--config-yaml` argument's escaping.
+import { describe, expect, it } from 'vitest';
+import { DefaultProxyPorts } from '../../injector/config/injector-config.js';
+import { buildEnvoyBootstrap, mergeOver, renderBootstrapArg } from '../../injector/envoy/envoy-bootstrap.js';
+
+type Obj = Record<string, any>;
+
+const listener = (b: Obj, name: string): Obj => (b.static_resources.listeners as Obj[]).find((l) => l.name === name) as Obj;
+const cluster = (b: Obj, name: string): Obj => (b.static_resources.clusters as Obj[]).find((c) => c.name === name) as Obj;
+
+describe('Envoy bootstrap', () => {
+  const b = buildEnvoyBootstrap({ ports: DefaultProxyPorts, interceptionMode: 'REDIRECT' }) as Obj;
+
+  it('listens where capture sends traffic and forwards to the original destination', () => {
+    for (const [name, port, target] of [
+      ['outbound_capture', 15001, 'PassthroughCluster'],
+      ['inbound_capture', 15006, 'InboundPassthroughCluster'],
+    ] as const) {
+      const l = listener(b, name);
+      expect(l.address.socket_address).toEqual({ address: '0.0.0.0', port_value: port });
+      expect(l.additional_addresses[0].address.socket_address).toEqual({ address: '::', port_value: port });
+      expect(l.listener_filters.map((f: Obj) => f.name)).toEqual(['envoy.filters.listener.original_dst']);
+      expect(l.filter_chains[0].filters[0].typed_config.cluster).toBe(target);
+      expect(l.transparent).toBeUndefined();
+      expect(cluster(b, target)).toMatchObject({ type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED' });
+    }
+    expect(cluster(b, 'InboundPassthroughCluster').upstream_bind_config.source_address).toEqual({ address: '127.0.0.6', port_value: 0 });
+    expect(cluster(b, 'PassthroughCluster').upstream_bind_config).toBeUndefined();
+  });
+
+  it('keeps admin on loopback and exposes only readiness and Prometheus stats from it', () => {
+    expect(b.admin.address.socket_address).toEqual({ address: '127.0.0.1', port_value: 15000 });
+    const admin = cluster(b, 'admin');
+    expect(admin.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: '127.0.0.1', port_value: 15000 });
+    const route = (name: string): Obj => listener(b, name).filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes;
+    expect(listener(b, 'readiness').address.socket_address.port_value).toBe(15021);
+    expect(route('readiness')).toEqual([{ match: { path: '/healthz/ready' }, route: { cluster: 'admin', prefix_rewrite: '/ready' } }]);
+    expect(listener(b, 'prometheus').address.socket_address.port_value).toBe(15090);
+    expect(route('prometheus')).toEqual([{ match: { path: '/stats/prometheus' }, route: { cluster: 'admin' } }]);
+    expect(b.static_resources.listeners).toHaveLength(4);
+  });
+
+  it('makes the inbound listener transparent in TPROXY mode and follows configured ports', () => {
+    const t = buildEnvoyBootstrap({ ports: { ...DefaultProxyPorts, outbound: 16001, inbound: 16006, admin: 16000 }, interceptionMode: 'TPROXY' }) as Obj;
+    expect(listener(t, 'inbound_capture').transparent).toBe(true);
+    expect(listener(t, 'inbound_capture').address.socket_address.port_value).toBe(16006);
+    expect(listener(t, 'outbound_capture').address.socket_address.port_value).toBe(16001);
+    expect(t.admin.address.socket_address.port_value).toBe(16000);
+  });
+
+  it('merges an override: mappings key by key, lists replaced', () => {
+    expect(mergeOver({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { c: [3] }, e: 2 })).toEqual({ a: { b: 1, c: [3] }, d: 1, e: 2 });
+    const o = buildEnvoyBootstrap({ ports: DefaultProxyPorts, interceptionMode: 'REDIRECT', override: { node: { cluster: 'mesh' }, stats_flush_interval: '5s' } }) as Obj;
+    expect(o.node.cluster).toBe('mesh');
+    expect(o.stats_flush_interval).toBe('5s');
+    expect(o.static_resources).toEqual(b.static_resources);
+  });
+
+  it('renders compact JSON with the node id from the downward API and every other $( escaped', () => {
+    const arg = renderBootstrapArg(buildEnvoyBootstrap({ ports: DefaultProxyPorts, interceptionMode: 'REDIRECT', override: { note: 'cost $(HOME)' } }));
+    expect(arg).not.toContain('\n');
+    expect(arg).toContain('"id":"$(POD_NAME).$(POD_NAMESPACE)"');
+    expect(arg).toContain('"note":"cost $$(HOME)"');
+    // What Envoy sees after the kubelet expands $(VAR) and turns $$ into $.
+    const expanded = arg.replace(/\$\$\(|\$\((\w+)\)/g, (_match, name: string | undefined) => (name ? `<${name}>` : '$('));
+    const parsed = JSON.parse(expanded) as Obj;
+    expect(parsed.node.id).toBe('<POD_NAME>.<POD_NAMESPACE>');
+    expect(parsed.note).toBe('cost $(HOME)');
+  });
+});
