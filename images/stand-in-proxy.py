@@ -4,8 +4,9 @@
 `proxy` (the default) listens on 15001 (outbound) and 15006 (inbound) like Envoy's virtual listeners.
 For every captured connection it reads the original destination (SO_ORIGINAL_DST), sends the client
 one JSON header line saying so ({"via": "stand-in-proxy", "listener", "original_dst", "uid"}), then
-relays bytes both ways: outbound to the original destination, inbound to 127.0.0.1:<original port>
-(as Envoy did before Istio 1.10). The proxy's own upstream connections are made by this process (uid
+relays bytes both ways to the original destination (inbound from 127.0.0.6, like Envoy's
+InboundPassthroughCluster). It answers GET /healthz/ready on 15021 with 200. Installed as `envoy`
+too: Envoy's flags (the injected `--config-yaml ...`) are accepted and ignored. The proxy's own upstream connections are made by this process (uid
 1337), so capture must let them go direct; a loop would show up as a second header. Each connection is
 also logged as one JSON line on stdout.
 
@@ -14,7 +15,7 @@ and the peer. `connect HOST PORT` connects, reads every line until EOF and print
 object with the client's uid. Limits: TCP over IPv4 and IPv6 only; every socket has a timeout; a
 connection is relayed for at most --max-seconds. Standard library only.
 """
-import argparse, json, os, socket, struct, sys, threading, time
+import argparse, json, os, signal, socket, struct, sys, threading, time
 
 SO_ORIGINAL_DST = 80
 
@@ -70,10 +71,12 @@ def handle(conn, peer, listener, max_seconds):
         if dst is None:
             record["error"] = "no original destination (not redirected)"
         else:
-            target = dst if listener == "outbound" else ("127.0.0.1", dst[1])
-            record["upstream"] = fmt(*target)
+            # Like Envoy's passthrough clusters: outbound to the original destination; inbound to
+            # it as well, from 127.0.0.6, which capture never re-captures.
+            source = None if listener == "outbound" else ("127.0.0.6" if conn.family == socket.AF_INET else "::6", 0)
+            record["upstream"] = fmt(*dst)
             try:
-                upstream = socket.create_connection(target, timeout=3)
+                upstream = socket.create_connection(dst, timeout=3, source_address=source)
             except OSError as err:
                 record["error"] = f"upstream {fmt(*target)}: {err.strerror or err}"
         print(json.dumps(record), flush=True)
@@ -106,14 +109,25 @@ def serve_forever(sockets, on_accept):
         t.join()
 
 
+def health(conn, _peer, _name):
+    try:
+        conn.settimeout(3)
+        conn.recv(4096)
+        conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n")
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
 def cmd_proxy(args):
-    sockets = [(listen(args.outbound_port), "outbound"), (listen(args.inbound_port), "inbound")]
+    sockets = [(listen(args.outbound_port), "outbound"), (listen(args.inbound_port), "inbound"), (listen(args.health_port), "health")]
     if socket.has_ipv6 and os.path.exists("/proc/net/if_inet6"):
         try:
             sockets += [(listen(args.outbound_port, socket.AF_INET6), "outbound"), (listen(args.inbound_port, socket.AF_INET6), "inbound")]
         except OSError:
             pass
-    serve_forever(sockets, lambda c, p, n: handle(c, p, n, args.max_seconds))
+    serve_forever(sockets, lambda c, p, n: health(c, p, n) if n == "health" else handle(c, p, n, args.max_seconds))
 
 
 def cmd_serve(args):
@@ -147,11 +161,14 @@ def cmd_connect(args):
 
 
 def main():
+    # PID 1 in a container gets no default SIGTERM action: stop promptly when the pod stops.
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     parser = argparse.ArgumentParser(prog="stand-in-proxy")
     sub = parser.add_subparsers(dest="command")
     proxy = sub.add_parser("proxy")
     proxy.add_argument("--outbound-port", type=int, default=15001)
     proxy.add_argument("--inbound-port", type=int, default=15006)
+    proxy.add_argument("--health-port", type=int, default=15021)
     proxy.add_argument("--max-seconds", type=float, default=30)
     serve = sub.add_parser("serve")
     serve.add_argument("--name", required=True)
@@ -160,10 +177,13 @@ def main():
     connect.add_argument("host")
     connect.add_argument("port", type=int)
     connect.add_argument("--timeout", type=float, default=3)
-    args = parser.parse_args(sys.argv[1:] or ["proxy"])
-    if args.command in (None, "proxy"):
-        if args.command is None:
-            args = parser.parse_args(["proxy"])
+    argv = sys.argv[1:]
+    if os.path.basename(sys.argv[0]) == "envoy" or not argv or argv[0] not in ("proxy", "serve", "connect"):
+        # Run as `envoy ...` by an injected pod: Envoy's flags mean nothing to the stand-in.
+        print(json.dumps({"ignored_args": [a if len(a) < 80 else a[:77] + "..." for a in argv]}), flush=True)
+        argv = ["proxy"]
+    args = parser.parse_args(argv)
+    if args.command == "proxy":
         cmd_proxy(args)
     elif args.command == "serve":
         cmd_serve(args)

@@ -1,0 +1,167 @@
+// End to end in a real pod runtime: builds the images (cached), injects a Deployment with
+// `outrigger inject`, and runs the resulting Pod with `podman kube play` next to a peer pod on a
+// private 198.18.x.0/24 bridge with no gateway (reachable only between the two pods). proxy-init runs
+// first with only NET_ADMIN and NET_RAW, the stand-in proxy (uid 1337) and the app (uid 1000) share
+// the pod's network namespace, and real connections show: the app's outbound and the peer's inbound
+// traffic reach the proxy on 15001/15006 with their original destinations, the proxy's own traffic
+// goes direct, a rerun of the init container changes nothing, and the same Pod played again works.
+// Classic sidecar mode (per-pod annotation): podman 4.3 predates native sidecars.
+// Needs root and podman (scripts/setup-host.sh installs it); fails with the reason otherwise.
+import { randomBytes, randomInt } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { podFromInjectedWorkload, type PodmanPod } from '../helpers/pod-for-podman.js';
+import { containerNames, containerStatusField, createPodNetwork, playKube, podIp, podIptables, type PodNetwork, podman, removePodNetwork, removePods, run, runOk } from '../helpers/podman.js';
+
+const id = randomBytes(3).toString('hex');
+const web = `web-${id}`;
+const peer = `peer-${id}`;
+const fixtures = 'test/fixtures/e2e';
+const cli = 'dist/outrigger.mjs';
+let dir = '';
+let network: PodNetwork | undefined;
+let injected = '';
+let podmanPod: PodmanPod;
+
+interface ConnectResult {
+  client_uid: number;
+  target: string;
+  lines: Record<string, unknown>[];
+  error?: string;
+}
+
+/** One bounded TCP connection from inside a container (stand-in-proxy.py connect: 3 s timeout). */
+function connectFrom(container: string, host: string, port: number): ConnectResult {
+  const result = podman(undefined, ['exec', container, '/usr/local/bin/stand-in-proxy.py', 'connect', host, String(port)], 20_000);
+  const line = result.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line) as ConnectResult;
+  } catch {
+    throw new Error(`connect from ${container} to ${host}:${port} printed no result (exit ${result.status}): ${result.stderr}${result.stdout}`);
+  }
+}
+
+function playWeb(): void {
+  if (!network) throw new Error('no test network');
+  const path = join(dir, 'web-pod.yaml');
+  writeFileSync(path, podmanPod.yaml);
+  playKube(network, path);
+}
+
+function expectCapturedOutbound(webIp: string, peerIp: string): void {
+  const out = connectFrom(`${web}-app`, peerIp, 8080);
+  expect(out.error).toBeUndefined();
+  expect(out.client_uid).toBe(1000);
+  expect(out.lines).toHaveLength(2);
+  expect(out.lines[0]).toMatchObject({ via: 'stand-in-proxy', listener: 'outbound', original_dst: `${peerIp}:8080`, uid: 1337 });
+  // The proxy's upstream connection reached the peer from the pod's address, and was not captured again.
+  expect(out.lines[1]).toMatchObject({ app: 'peer', local: `${peerIp}:8080` });
+  expect(String(out.lines[1]?.peer)).toMatch(new RegExp(`^${webIp.replaceAll('.', '\\.')}:\\d+$`));
+}
+
+beforeAll(() => {
+  if (process.getuid?.() !== 0) throw new Error('the podman end-to-end test needs root (pods with NET_ADMIN init containers, nsenter); run npm test as root');
+  for (const tool of ['podman', 'nsenter', 'ip']) {
+    if (run('sh', ['-c', `command -v ${tool}`]).status !== 0) throw new Error(`${tool} is not installed: run bash scripts/setup-host.sh`);
+  }
+  // Cached: the first run makes the Debian base with debootstrap (minutes); later runs take seconds.
+  runOk('bash', ['scripts/build-images.sh'], { timeoutMs: 1_500_000 });
+  dir = mkdtempSync(join(tmpdir(), 'outrigger-e2e-'));
+  network = createPodNetwork(dir, id, randomInt(100, 250));
+  injected = runOk(process.execPath, [cli, 'inject', '-f', `${fixtures}/web-deployment.yaml`, '--config-file', `${fixtures}/injector-config.yaml`]);
+  podmanPod = podFromInjectedWorkload(injected, web);
+  const peerPath = join(dir, 'peer-pod.yaml');
+  writeFileSync(peerPath, readFileSync(`${fixtures}/peer-pod.yaml`, 'utf8').replace('name: peer', `name: ${peer}`));
+  playKube(network, peerPath);
+  playWeb();
+}, 1_800_000);
+
+afterAll(() => {
+  removePods(network, [web, peer]);
+  if (network) removePodNetwork(network);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('podman kube play of an injected Deployment', () => {
+  it('outrigger inject added proxy-init and a classic proxy sidecar; only the podman 4.3 adaptations were made', () => {
+    const deployment = parseYaml(injected) as { kind: string; spec: { template: { spec: { initContainers: { name: string; args: string[]; securityContext: { capabilities: { add: string[] } } }[]; containers: { name: string }[] } } } };
+    expect(deployment.kind).toBe('Deployment');
+    const spec = deployment.spec.template.spec;
+    expect(spec.initContainers.map((c) => c.name)).toEqual(['proxy-init']);
+    expect(spec.containers.map((c) => c.name)).toEqual(['proxy', 'app']);
+    expect(spec.initContainers[0]?.securityContext.capabilities.add).toEqual(['NET_ADMIN', 'NET_RAW']);
+    expect(podmanPod.changes).toEqual(['restartPolicy Always -> OnFailure', 'proxy: env POD_NAMESPACE (metadata.namespace) = shop', 'proxy: env INSTANCE_IP (status.podIP) dropped', expect.stringMatching(/^annotation sidecar\.istio\.io\/status dropped/)]);
+    // The classic-mode annotation itself reaches the pod.
+    expect((podmanPod.pod.metadata as { annotations: Record<string, string> }).annotations['sidecar.istio.io/nativeSidecar']).toBe('false');
+  });
+
+  it('ran proxy-init first (to completion) and left the capture rules in the pod network namespace', () => {
+    // podman removes an init container once it has succeeded; the pod keeps the proxy and the app.
+    expect(containerNames(web).filter((n) => !n.endsWith('-infra'))).toEqual([`${web}-app`, `${web}-proxy`]);
+    const rules = podIptables(web);
+    expect(rules).toMatch(/-A ISTIO_REDIRECT -p tcp -m comment --comment "outrigger\/to-outbound-listener" -j REDIRECT --to-ports 15001/);
+    expect(rules).toMatch(/-A ISTIO_IN_REDIRECT -p tcp -m comment --comment "outrigger\/to-inbound-listener" -j REDIRECT --to-ports 15006/);
+    expect(rules).toMatch(/-m owner --uid-owner 1337 -m comment --comment "outrigger\/proxy-own-traffic" -j RETURN/);
+  });
+
+  it('runs the proxy as 1337 and the app as 1000, both without capabilities, as their securityContexts say', () => {
+    expect(containerStatusField(`${web}-proxy`, 'Uid')).toBe('1337');
+    expect(containerStatusField(`${web}-proxy`, 'Gid')).toBe('1337');
+    expect(containerStatusField(`${web}-proxy`, 'CapEff')).toBe('0000000000000000');
+    expect(containerStatusField(`${web}-app`, 'Uid')).toBe('1000');
+    expect(containerStatusField(`${web}-app`, 'CapEff')).toBe('0000000000000000');
+  });
+
+  it("captures the app's outbound connection into the proxy (15001) with its original destination", () => {
+    expectCapturedOutbound(podIp(web), podIp(peer));
+  });
+
+  it("lets the proxy's own traffic (uid 1337) go direct", () => {
+    const peerIp = podIp(peer);
+    const out = connectFrom(`${web}-proxy`, peerIp, 8080);
+    expect(out.client_uid).toBe(1337);
+    expect(out.lines).toEqual([expect.objectContaining({ app: 'peer', local: `${peerIp}:8080` })]);
+  });
+
+  it('captures inbound connections into the proxy (15006), which hands them to the app from 127.0.0.6', () => {
+    const webIp = podIp(web);
+    const out = connectFrom(`${peer}-app`, webIp, 8080);
+    expect(out.error).toBeUndefined();
+    expect(out.lines[0]).toMatchObject({ via: 'stand-in-proxy', listener: 'inbound', original_dst: `${webIp}:8080`, uid: 1337 });
+    expect(out.lines[1]).toMatchObject({ app: 'web', local: `${webIp}:8080`, uid: 1000 });
+    expect(String(out.lines[1]?.peer)).toMatch(/^127\.0\.0\.6:\d+$/);
+  });
+
+  it('a rerun of the same init container in the same pod changes nothing and traffic is still captured', () => {
+    const before = podIptables(web);
+    const init = (parseYaml(podmanPod.yaml) as { spec: { initContainers: { image: string; command: string[]; args: string[] }[] } }).spec.initContainers[0];
+    if (!init) throw new Error('no init container');
+    const rerun = podman(undefined, ['run', '--rm', '--pod', web, '--user', '0:0', '--read-only', '--cap-drop', 'ALL', '--cap-add', 'NET_ADMIN,NET_RAW', '--entrypoint', init.command[0] as string, init.image, ...init.args], 60_000);
+    expect(rerun.status, rerun.stderr).toBe(0);
+    expect(rerun.stdout + rerun.stderr).toContain('nothing changed');
+    expect(podIptables(web)).toEqual(before);
+    expectCapturedOutbound(podIp(web), podIp(peer));
+  });
+
+  it('without NET_ADMIN the init container fails, names the cause and leaves the rules as they were', () => {
+    const before = podIptables(web);
+    const init = (parseYaml(podmanPod.yaml) as { spec: { initContainers: { image: string; command: string[]; args: string[] }[] } }).spec.initContainers[0];
+    if (!init) throw new Error('no init container');
+    const denied = podman(undefined, ['run', '--rm', '--pod', web, '--user', '0:0', '--read-only', '--cap-drop', 'ALL', '--entrypoint', init.command[0] as string, init.image, ...init.args, '--ipv6', 'false', '-p', '15002'], 60_000);
+    expect(denied.status).toBe(1);
+    expect(denied.stderr).toMatch(/Permission denied|Operation not permitted/);
+    expect(podIptables(web)).toEqual(before);
+  });
+
+  it('the same Pod played again (new pod, new network namespace) is captured again', () => {
+    removePods(network, [web]);
+    playWeb();
+    expect(containerNames(web).filter((n) => !n.endsWith('-infra'))).toEqual([`${web}-app`, `${web}-proxy`]);
+    expectCapturedOutbound(podIp(web), podIp(peer));
+    const inbound = connectFrom(`${peer}-app`, podIp(web), 8080);
+    expect(inbound.lines[0]).toMatchObject({ listener: 'inbound' });
+  });
+});
