@@ -1,0 +1,61 @@
+/**
+ * Decides what ADD (and CHECK) should do for a pod: skip it (with a reason that logs and tests
+ * share) or capture it with the settings the injector put in `outrigger.dev/capture-settings`.
+ * Annotations come from the runtime (runtimeConfig `io.kubernetes.cri.pod-annotations`, no API
+ * call) and otherwise from the API server when a kubeconfig is configured. Without either, the
+ * pod is passed through: a pod the injector prepared then fails its proxy-validation container
+ * (exit 126) instead of running uncaptured.
+ *
+ * DNS: the plugin runs on the node and cannot read the pod's resolv.conf (the runtime writes it
+ * after the network is set up), so a pod that asks for DNS capture gets all of its DNS captured,
+ * as Istio's CNI plugin does (redirectDns implies captureAllDns).
+ */
+
+import { buildCaptureConfig } from '../../capture/build-capture-config.js';
+import type { CaptureConfig } from '../../capture/capture-config.js';
+import { parseBoolean } from '../../capture/capture-values.js';
+import { CaptureSettingsAnnotation, decodeCaptureSettings } from '../../capture/pod-annotations.js';
+import type { Logger } from '../../common/log.js';
+import { fetchPod } from './fetch-pod.js';
+import { readKubeconfig } from './kubeconfig.js';
+import type { NetConf } from './net-conf.js';
+import type { PodIdentity } from './pod-identity.js';
+
+export const SkipReasons = {
+  notAPod: 'CNI_ARGS names no Kubernetes pod',
+  excludedNamespace: 'the pod is in an excluded namespace',
+  noAnnotation: `the pod has no ${CaptureSettingsAnnotation} annotation (not prepared for CNI mode)`,
+  noAnnotationSource: 'the runtime passed no pod annotations and no kubeconfig is configured',
+} as const;
+export type SkipReason = keyof typeof SkipReasons;
+
+export type PodDecision =
+  | { readonly kind: 'skip'; readonly reason: SkipReason }
+  | { readonly kind: 'capture'; readonly config: CaptureConfig; readonly source: 'runtime' | 'api' };
+
+/** The capture config an annotation value asks for (code 7 naming each bad setting). */
+export function configFromSettingsAnnotation(text: string): CaptureConfig {
+  const raw = decodeCaptureSettings(text);
+  const redirectDns = raw.redirectDns;
+  const parsed = redirectDns ? parseBoolean(redirectDns.text) : undefined;
+  if (redirectDns && parsed?.ok && parsed.value) {
+    return buildCaptureConfig({ ...raw, captureAllDns: { text: 'true', source: `${redirectDns.source} (CNI mode captures all DNS)` } });
+  }
+  return buildCaptureConfig(raw);
+}
+
+export async function decidePod(conf: NetConf, pod: PodIdentity | null, log: Logger): Promise<PodDecision> {
+  if (!pod) return { kind: 'skip', reason: 'notAPod' };
+  if (conf.excludeNamespaces.includes(pod.namespace)) return { kind: 'skip', reason: 'excludedNamespace' };
+  let annotations = conf.podAnnotations;
+  let source: 'runtime' | 'api' = 'runtime';
+  if (!annotations) {
+    if (!conf.kubeconfig) return { kind: 'skip', reason: 'noAnnotationSource' };
+    const access = await readKubeconfig(conf.kubeconfig);
+    annotations = (await fetchPod(access, { namespace: pod.namespace, name: pod.name, uid: pod.uid, deadlineMs: conf.apiTimeoutSeconds * 1000, log })).annotations;
+    source = 'api';
+  }
+  const settings = annotations[CaptureSettingsAnnotation];
+  if (settings === undefined) return { kind: 'skip', reason: 'noAnnotation' };
+  return { kind: 'capture', config: configFromSettingsAnnotation(settings), source };
+}

@@ -1,0 +1,104 @@
+/**
+ * outrigger-cni with other capture settings in the pod's annotation, through the real chain
+ * (bridge + host-local, portmap): DNS capture in CNI mode captures all DNS (the plugin cannot
+ * read the pod's resolv.conf), TPROXY inbound gets its policy routing (checked by CHECK, removed
+ * by DEL), and a runtime that passes annotations means no API call even with a kubeconfig set.
+ */
+
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { encodeCaptureSettings, rawSettingsFromAnnotations } from '../../capture/pod-annotations.js';
+import { addNetworkList, delNetworkList, execPlugin, pluginConfig } from '../helpers/cni-runtime.js';
+import { type CniNode, createCniNode, defaultSettingsAnnotation, ownRules, requireCniPlugins, SettingsAnnotation } from '../helpers/cni-pod.js';
+import { startKubeApi, stopAllKubeApis, writeKubeconfig } from '../helpers/kube-api.js';
+import { destroyAllNamespaces, requireRealKernel } from '../helpers/netns.js';
+import { hostPort, probe, startProbe, stopAllProbes } from '../helpers/probes.js';
+
+const APP = { uid: 1000, gid: 1000 };
+const PROXY = { uid: 1337, gid: 1337 };
+
+beforeAll(() => {
+  requireRealKernel();
+  requireCniPlugins();
+});
+afterEach(() => {
+  stopAllProbes();
+  stopAllKubeApis();
+});
+afterAll(() => destroyAllNamespaces());
+
+/** The annotation the injector writes for a pod with these Istio annotations. */
+function settingsFor(annotations: Record<string, string>, extra: Record<string, string> = {}): string {
+  const { raw } = rawSettingsFromAnnotations(annotations);
+  const withExtra = { ...raw, ...Object.fromEntries(Object.entries(extra).map(([k, text]) => [k, { text, source: 'test' }])) };
+  return encodeCaptureSettings(withExtra);
+}
+
+async function withPod(settings: string, body: (cni: CniNode, result: Record<string, unknown>) => Promise<void>): Promise<void> {
+  const cni = createCniNode();
+  try {
+    const call = cni.call({ annotations: { [SettingsAnnotation]: settings } });
+    const added = await addNetworkList(cni.node, cni.list(), call);
+    expect(added.outcomes.map((o) => [o.type, o.exitCode, o.json?.msg ?? null])).toEqual([['bridge', 0, null], ['portmap', 0, null], ['outrigger-cni', 0, null]]);
+    await body(cni, added.result ?? {});
+  } finally {
+    cni.destroy();
+  }
+}
+
+describe('capture settings from the annotation', () => {
+  it('DNS capture in CNI mode captures DNS to any server over UDP and TCP, but not the proxy\'s own', async () => {
+    await withPod(settingsFor({}, { redirectDns: 'true' }), async (cni) => {
+      await startProbe(cni.pod, { name: 'proxy-dns', udp: ['0.0.0.0:15053'], tcp: ['0.0.0.0:15053'], uid: 1337 });
+      await startProbe(cni.node, { name: 'upstream-dns', udp: ['0.0.0.0:53'], tcp: ['0.0.0.0:53'] });
+      // The node's address is in no resolv.conf the plugin could have read: all DNS is captured.
+      expect(await probe(cni.pod, 'udp', cni.gatewayV4, 53, APP)).toMatchObject({ listener: 'proxy-dns' });
+      expect(await probe(cni.pod, 'tcp', cni.gatewayV4, 53, APP)).toMatchObject({ listener: 'proxy-dns', original_dst: hostPort(cni.gatewayV4, 53) });
+      expect(await probe(cni.pod, 'udp', cni.gatewayV4, 53, PROXY)).toMatchObject({ listener: 'upstream-dns' });
+    });
+  });
+
+  it('TPROXY inbound: policy routing is added, CHECK verifies it, DEL removes it', async () => {
+    await withPod(settingsFor({ 'sidecar.istio.io/interceptionMode': 'TPROXY' }), async (cni, result) => {
+      const rules = async () => (await cni.pod.run('ip', ['rule', 'show'])).stdout;
+      expect(await rules()).toMatch(/fwmark 0x539 lookup 133/);
+      const list = cni.list();
+      const call = cni.call({ annotations: { [SettingsAnnotation]: settingsFor({ 'sidecar.istio.io/interceptionMode': 'TPROXY' }) } });
+      const config = JSON.stringify(pluginConfig(list, list.plugins[2]!, call, result));
+      expect((await execPlugin(cni.node, 'outrigger-cni', 'CHECK', config, call)).exitCode).toBe(0);
+
+      expect((await cni.pod.run('ip', ['rule', 'del', 'fwmark', '1337', 'lookup', '133'])).exitCode).toBe(0);
+      const check = await execPlugin(cni.node, 'outrigger-cni', 'CHECK', config, call);
+      expect(check.json).toMatchObject({ code: 103, details: expect.stringContaining('policy-routing rule for mark 1337') });
+
+      expect((await execPlugin(cni.node, 'outrigger-cni', 'ADD', config, call)).exitCode).toBe(0);
+      expect(await rules()).toMatch(/fwmark 0x539 lookup 133/);
+      const deleted = await delNetworkList(cni.node, list, call, result);
+      expect(deleted.map((o) => o.exitCode)).toEqual([0, 0, 0]);
+      expect(await rules()).not.toMatch(/fwmark/);
+      expect((await cni.pod.run('ip', ['route', 'show', 'table', '133'])).stdout.trim()).toBe('');
+      expect(await ownRules(cni.pod)).toBe('');
+    });
+  });
+});
+
+describe('runtime annotations and the kubeconfig', () => {
+  it('makes no API call when the runtime passes the annotations, even with a kubeconfig configured', async () => {
+    const cni = createCniNode();
+    try {
+      const token = 'never-used-token';
+      const api = await startKubeApi(cni.node, cni.dataDir, { token, pods: {} });
+      const kubeconfig = writeKubeconfig(cni.dataDir, `https://127.0.0.1:${api.port}`, api.caPem, token);
+      const list = cni.list({ kubeconfig });
+      const added = await addNetworkList(cni.node, list, cni.call({ annotations: { [SettingsAnnotation]: defaultSettingsAnnotation() } }));
+      expect(added.outcomes.map((o) => o.exitCode)).toEqual([0, 0, 0]);
+      expect(await ownRules(cni.pod)).toContain('ISTIO_OUTPUT');
+      // A pod the runtime reports without our annotation is not looked up either.
+      const otherCall = cni.call({ annotations: { app: 'web' } });
+      const other = await execPlugin(cni.node, 'outrigger-cni', 'ADD', JSON.stringify(pluginConfig(list, list.plugins[2]!, otherCall, added.result)), otherCall);
+      expect([other.exitCode, other.json]).toEqual([0, added.result]);
+      expect(api.requests).toEqual([]);
+    } finally {
+      cni.destroy();
+    }
+  });
+});
