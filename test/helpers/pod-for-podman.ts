@@ -1,12 +1,14 @@
 /**
  * Turns an injected workload into the Pod podman 4.3's `kube play` runs, doing what Kubernetes'
  * controllers would (a Pod from the Deployment's template) plus changes for podman 4.3's
- * limits, each reported so the test can assert nothing else was touched (three kinds of change):
+ * limits, each reported so the test can assert nothing else was touched (four kinds of change):
  *  - restartPolicy Always -> OnFailure: podman before 4.6 gives init containers the pod's restart
  *    policy, so a finished proxy-init would be restarted forever (containers/podman#16343, #18481);
  *  - env from fieldRefs podman 4.3 refuses: `metadata.namespace` (podman has no namespaces) becomes
  *    the literal the kubelet would put there, the workload's namespace; `status.podIP` (unknown before
  *    the pod exists) is dropped, the stand-in proxy does not read INSTANCE_IP;
+ *  - container ports without a hostPort are removed: podman 4.3 publishes them on the host (and so
+ *    two pods declaring 8080 collide); Kubernetes only documents them;
  *  - annotations with values over 63 characters are dropped: podman before 5.0 refuses them
  *    (containers/podman#21663; Kubernetes allows 256 KB). For the injector that is only
  *    `sidecar.istio.io/status`, the record of what was injected, which nothing reads at run time.
@@ -49,6 +51,13 @@ export function podFromInjectedWorkload(injectedYaml: string, podName: string): 
         } else kept.push(e);
       }
       if (env.length > 0) container.env = kept;
+      const ports = (container.ports ?? []) as Json[];
+      const published = ports.filter((p) => p.hostPort !== undefined);
+      if (published.length !== ports.length) {
+        changes.push(`${container.name}: ports ${ports.filter((p) => p.hostPort === undefined).map((p) => p.containerPort).join(',')} not published`);
+        if (published.length > 0) container.ports = published;
+        else delete container.ports;
+      }
     }
   }
   const annotations: Record<string, string> = {};

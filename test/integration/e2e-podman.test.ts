@@ -8,21 +8,28 @@
 // Classic sidecar mode (per-pod annotation): podman 4.3 predates native sidecars.
 // Needs root and podman (scripts/setup-host.sh installs it); fails with the reason otherwise.
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { podFromInjectedWorkload, type PodmanPod } from '../helpers/pod-for-podman.js';
-import { containerNames, containerStatusField, createPodNetwork, playKube, podIp, podIptables, type PodNetwork, podman, removePodNetwork, removePods, run, runOk } from '../helpers/podman.js';
+import { containerNames, containerStatusField, createPodmanSetup, createPodNetwork, playKube, podIp, podIptables, type PodmanSetup, type PodNetwork, podman, removePodNetworks, removePods, run, runOk } from '../helpers/podman.js';
 
 const id = randomBytes(3).toString('hex');
 const web = `web-${id}`;
 const peer = `peer-${id}`;
 const fixtures = 'test/fixtures/e2e';
 const cli = 'dist/outrigger.mjs';
+const webCni = `web-cni-${id}`;
+const webNoCni = `web-nocni-${id}`;
+// One bridge and /24 for every pod of the run; each network hands out its own part of it.
+const thirdOctet = randomInt(100, 250);
+const segment = { bridge: `ore2e${id}`, subnet: `198.18.${thirdOctet}.0/24`, at: (host: number) => `198.18.${thirdOctet}.${host}` };
 let dir = '';
-let network: PodNetwork | undefined;
+let setup: PodmanSetup;
+let network: PodNetwork;
+const networks: PodNetwork[] = [];
 let injected = '';
 let podmanPod: PodmanPod;
 
@@ -35,7 +42,7 @@ interface ConnectResult {
 
 /** One bounded TCP connection from inside a container (stand-in-proxy.py connect: 3 s timeout). */
 function connectFrom(container: string, host: string, port: number): ConnectResult {
-  const result = podman(undefined, ['exec', container, '/usr/local/bin/stand-in-proxy.py', 'connect', host, String(port)], 20_000);
+  const result = podman(setup, ['exec', container, '/usr/local/bin/stand-in-proxy.py', 'connect', host, String(port)], 20_000);
   const line = result.stdout.trim().split('\n').pop() ?? '';
   try {
     return JSON.parse(line) as ConnectResult;
@@ -45,14 +52,13 @@ function connectFrom(container: string, host: string, port: number): ConnectResu
 }
 
 function playWeb(): void {
-  if (!network) throw new Error('no test network');
   const path = join(dir, 'web-pod.yaml');
   writeFileSync(path, podmanPod.yaml);
-  playKube(network, path);
+  playKube(setup, network, path);
 }
 
-function expectCapturedOutbound(webIp: string, peerIp: string): void {
-  const out = connectFrom(`${web}-app`, peerIp, 8080);
+function expectCapturedOutbound(webIp: string, peerIp: string, pod = web): void {
+  const out = connectFrom(`${pod}-app`, peerIp, 8080);
   expect(out.error).toBeUndefined();
   expect(out.client_uid).toBe(1000);
   expect(out.lines).toHaveLength(2);
@@ -70,18 +76,20 @@ beforeAll(() => {
   // Cached: the first run makes the Debian base with debootstrap (minutes); later runs take seconds.
   runOk('bash', ['scripts/build-images.sh'], { timeoutMs: 1_500_000 });
   dir = mkdtempSync(join(tmpdir(), 'outrigger-e2e-'));
-  network = createPodNetwork(dir, id, randomInt(100, 250));
+  setup = createPodmanSetup(dir);
+  network = createPodNetwork(setup, { ...segment, name: `or-e2e-${id}`, rangeStart: segment.at(10), rangeEnd: segment.at(99) });
+  networks.push(network);
   injected = runOk(process.execPath, [cli, 'inject', '-f', `${fixtures}/web-deployment.yaml`, '--config-file', `${fixtures}/injector-config.yaml`]);
   podmanPod = podFromInjectedWorkload(injected, web);
   const peerPath = join(dir, 'peer-pod.yaml');
   writeFileSync(peerPath, readFileSync(`${fixtures}/peer-pod.yaml`, 'utf8').replace('name: peer', `name: ${peer}`));
-  playKube(network, peerPath);
+  playKube(setup, network, peerPath);
   playWeb();
 }, 1_800_000);
 
 afterAll(() => {
-  removePods(network, [web, peer]);
-  if (network) removePodNetwork(network);
+  if (setup) removePods(setup, [web, peer, webCni, webNoCni]);
+  removePodNetworks(networks);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -93,41 +101,41 @@ describe('podman kube play of an injected Deployment', () => {
     expect(spec.initContainers.map((c) => c.name)).toEqual(['proxy-init']);
     expect(spec.containers.map((c) => c.name)).toEqual(['proxy', 'app']);
     expect(spec.initContainers[0]?.securityContext.capabilities.add).toEqual(['NET_ADMIN', 'NET_RAW']);
-    expect(podmanPod.changes).toEqual(['restartPolicy Always -> OnFailure', 'proxy: env POD_NAMESPACE (metadata.namespace) = shop', 'proxy: env INSTANCE_IP (status.podIP) dropped', expect.stringMatching(/^annotation sidecar\.istio\.io\/status dropped/)]);
+    expect(podmanPod.changes).toEqual(['restartPolicy Always -> OnFailure', 'proxy: env POD_NAMESPACE (metadata.namespace) = shop', 'proxy: env INSTANCE_IP (status.podIP) dropped', 'proxy: ports 15090 not published', 'app: ports 8080 not published', expect.stringMatching(/^annotation sidecar\.istio\.io\/status dropped/)]);
     // The classic-mode annotation itself reaches the pod.
     expect((podmanPod.pod.metadata as { annotations: Record<string, string> }).annotations['sidecar.istio.io/nativeSidecar']).toBe('false');
   });
 
   it('ran proxy-init first (to completion) and left the capture rules in the pod network namespace', () => {
     // podman removes an init container once it has succeeded; the pod keeps the proxy and the app.
-    expect(containerNames(web).filter((n) => !n.endsWith('-infra'))).toEqual([`${web}-app`, `${web}-proxy`]);
-    const rules = podIptables(web);
+    expect(containerNames(setup, web).filter((n) => !n.endsWith('-infra'))).toEqual([`${web}-app`, `${web}-proxy`]);
+    const rules = podIptables(setup, web);
     expect(rules).toMatch(/-A ISTIO_REDIRECT -p tcp -m comment --comment "outrigger\/to-outbound-listener" -j REDIRECT --to-ports 15001/);
     expect(rules).toMatch(/-A ISTIO_IN_REDIRECT -p tcp -m comment --comment "outrigger\/to-inbound-listener" -j REDIRECT --to-ports 15006/);
     expect(rules).toMatch(/-m owner --uid-owner 1337 -m comment --comment "outrigger\/proxy-own-traffic" -j RETURN/);
   });
 
   it('runs the proxy as 1337 and the app as 1000, both without capabilities, as their securityContexts say', () => {
-    expect(containerStatusField(`${web}-proxy`, 'Uid')).toBe('1337');
-    expect(containerStatusField(`${web}-proxy`, 'Gid')).toBe('1337');
-    expect(containerStatusField(`${web}-proxy`, 'CapEff')).toBe('0000000000000000');
-    expect(containerStatusField(`${web}-app`, 'Uid')).toBe('1000');
-    expect(containerStatusField(`${web}-app`, 'CapEff')).toBe('0000000000000000');
+    expect(containerStatusField(setup, `${web}-proxy`, 'Uid')).toBe('1337');
+    expect(containerStatusField(setup, `${web}-proxy`, 'Gid')).toBe('1337');
+    expect(containerStatusField(setup, `${web}-proxy`, 'CapEff')).toBe('0000000000000000');
+    expect(containerStatusField(setup, `${web}-app`, 'Uid')).toBe('1000');
+    expect(containerStatusField(setup, `${web}-app`, 'CapEff')).toBe('0000000000000000');
   });
 
   it("captures the app's outbound connection into the proxy (15001) with its original destination", () => {
-    expectCapturedOutbound(podIp(web), podIp(peer));
+    expectCapturedOutbound(podIp(setup, web), podIp(setup, peer));
   });
 
   it("lets the proxy's own traffic (uid 1337) go direct", () => {
-    const peerIp = podIp(peer);
+    const peerIp = podIp(setup, peer);
     const out = connectFrom(`${web}-proxy`, peerIp, 8080);
     expect(out.client_uid).toBe(1337);
     expect(out.lines).toEqual([expect.objectContaining({ app: 'peer', local: `${peerIp}:8080` })]);
   });
 
   it('captures inbound connections into the proxy (15006), which hands them to the app from 127.0.0.6', () => {
-    const webIp = podIp(web);
+    const webIp = podIp(setup, web);
     const out = connectFrom(`${peer}-app`, webIp, 8080);
     expect(out.error).toBeUndefined();
     expect(out.lines[0]).toMatchObject({ via: 'stand-in-proxy', listener: 'inbound', original_dst: `${webIp}:8080`, uid: 1337 });
@@ -136,32 +144,109 @@ describe('podman kube play of an injected Deployment', () => {
   });
 
   it('a rerun of the same init container in the same pod changes nothing and traffic is still captured', () => {
-    const before = podIptables(web);
+    const before = podIptables(setup, web);
     const init = (parseYaml(podmanPod.yaml) as { spec: { initContainers: { image: string; command: string[]; args: string[] }[] } }).spec.initContainers[0];
     if (!init) throw new Error('no init container');
-    const rerun = podman(undefined, ['run', '--rm', '--pod', web, '--user', '0:0', '--read-only', '--cap-drop', 'ALL', '--cap-add', 'NET_ADMIN,NET_RAW', '--entrypoint', init.command[0] as string, init.image, ...init.args], 60_000);
+    const rerun = podman(setup, ['run', '--rm', '--pod', web, '--user', '0:0', '--read-only', '--cap-drop', 'ALL', '--cap-add', 'NET_ADMIN,NET_RAW', '--entrypoint', init.command[0] as string, init.image, ...init.args], 60_000);
     expect(rerun.status, rerun.stderr).toBe(0);
     expect(rerun.stdout + rerun.stderr).toContain('nothing changed');
-    expect(podIptables(web)).toEqual(before);
-    expectCapturedOutbound(podIp(web), podIp(peer));
+    expect(podIptables(setup, web)).toEqual(before);
+    expectCapturedOutbound(podIp(setup, web), podIp(setup, peer));
   });
 
   it('without NET_ADMIN the init container fails, names the cause and leaves the rules as they were', () => {
-    const before = podIptables(web);
+    const before = podIptables(setup, web);
     const init = (parseYaml(podmanPod.yaml) as { spec: { initContainers: { image: string; command: string[]; args: string[] }[] } }).spec.initContainers[0];
     if (!init) throw new Error('no init container');
-    const denied = podman(undefined, ['run', '--rm', '--pod', web, '--user', '0:0', '--read-only', '--cap-drop', 'ALL', '--entrypoint', init.command[0] as string, init.image, ...init.args, '--ipv6', 'false', '-p', '15002'], 60_000);
+    const denied = podman(setup, ['run', '--rm', '--pod', web, '--user', '0:0', '--read-only', '--cap-drop', 'ALL', '--entrypoint', init.command[0] as string, init.image, ...init.args, '--ipv6', 'false', '-p', '15002'], 60_000);
     expect(denied.status).toBe(1);
     expect(denied.stderr).toMatch(/Permission denied|Operation not permitted/);
-    expect(podIptables(web)).toEqual(before);
+    expect(podIptables(setup, web)).toEqual(before);
   });
 
   it('the same Pod played again (new pod, new network namespace) is captured again', () => {
-    removePods(network, [web]);
+    removePods(setup, [web]);
     playWeb();
-    expect(containerNames(web).filter((n) => !n.endsWith('-infra'))).toEqual([`${web}-app`, `${web}-proxy`]);
-    expectCapturedOutbound(podIp(web), podIp(peer));
-    const inbound = connectFrom(`${peer}-app`, podIp(web), 8080);
+    expect(containerNames(setup, web).filter((n) => !n.endsWith('-infra'))).toEqual([`${web}-app`, `${web}-proxy`]);
+    expectCapturedOutbound(podIp(setup, web), podIp(setup, peer));
+    const inbound = connectFrom(`${peer}-app`, podIp(setup, web), 8080);
     expect(inbound.lines[0]).toMatchObject({ listener: 'inbound' });
+  });
+});
+
+// CNI mode: podman here uses its CNI backend, so outrigger-cni can be chained after the bridge
+// plugin as on a Kubernetes node. One thing podman does not do that the kubelet's runtime does: name
+// the pod in CNI_ARGS (podman passes only K8S_POD_NAME=<infra container>) and hand over the pod's
+// annotations (runtimeConfig io.kubernetes.cri.pod-annotations). So this network's conflist carries
+// the injected pod's annotations as a static runtimeConfig (libcni passes it through), and a
+// three-line shim adds K8S_POD_NAMESPACE and K8S_POD_NAME before running the real dist/outrigger-cni.
+// Everything else (ADD with prevResult, capture in the pod's namespace, DEL at removal) is real.
+describe('CNI mode: outrigger-cni chained in podman, proxy-validation instead of proxy-init', () => {
+  let cniPod: PodmanPod;
+  let cniInjected = '';
+  const pluginLog = () => join(dir, 'outrigger-cni.log');
+
+  beforeAll(() => {
+    if (!setup) throw new Error('the podman setup did not come up (see the first failure)');
+    cniInjected = runOk(process.execPath, [cli, 'inject', '-f', `${fixtures}/web-deployment.yaml`, '--config-file', `${fixtures}/injector-config-cni.yaml`]);
+    cniPod = podFromInjectedWorkload(cniInjected, webCni);
+    const annotations = (parseYaml(cniInjected) as { spec: { template: { metadata: { annotations: Record<string, string> } } } }).spec.template.metadata.annotations;
+    // The shim takes the plugin's name in the test's plugin directory; the real executable stays in dist/.
+    const shim = join(setup.pluginDir, 'outrigger-cni');
+    writeFileSync(shim, `#!/bin/sh\n# Names the pod as a Kubernetes runtime would (podman does not), then runs the real plugin.\nCNI_ARGS="\${CNI_ARGS:+$CNI_ARGS;}K8S_POD_NAMESPACE=shop;K8S_POD_NAME=${webCni}" exec ${join(process.cwd(), 'dist/outrigger-cni')}\n`);
+    chmodSync(shim, 0o755);
+    const cniNetwork = createPodNetwork(setup, { ...segment, name: `or-e2e-cni-${id}`, rangeStart: segment.at(100), rangeEnd: segment.at(199) }, [
+      { type: 'outrigger-cni', excludeNamespaces: ['kube-system', 'outrigger'], logFile: pluginLog(), logLevel: 'info', runtimeConfig: { 'io.kubernetes.cri.pod-annotations': annotations } },
+    ]);
+    networks.push(cniNetwork);
+    const path = join(dir, 'web-cni-pod.yaml');
+    writeFileSync(path, cniPod.yaml);
+    playKube(setup, cniNetwork, path);
+  }, 300_000);
+
+  it('the injected pod has an unprivileged proxy-validation container and no NET_ADMIN anywhere', () => {
+    const spec = (parseYaml(cniInjected) as { spec: { template: { spec: { initContainers: { name: string; args: string[]; securityContext: { runAsUser: number; capabilities: { add?: string[] } } }[]; containers: { securityContext?: { capabilities?: { add?: string[] } } }[] } } } }).spec.template.spec;
+    expect(spec.initContainers.map((c) => c.name)).toEqual(['proxy-validation']);
+    expect(spec.initContainers[0]?.args).toEqual(expect.arrayContaining(['--run-validation', '--skip-rule-apply']));
+    expect(spec.initContainers[0]?.securityContext.runAsUser).toBe(1337);
+    for (const c of [...spec.initContainers, ...spec.containers]) expect(c.securityContext?.capabilities?.add ?? []).toEqual([]);
+  });
+
+  it('outrigger-cni applied capture at ADD from the runtime-passed annotations, and proxy-validation passed', () => {
+    const log = readFileSync(pluginLog(), 'utf8');
+    expect(log).toMatch(/"source":"runtime".*capture applied|capture applied.*"source":"runtime"/);
+    // proxy-validation exits 126 when capture is missing; podman removes init containers that succeeded.
+    expect(containerNames(setup, webCni).filter((n) => !n.endsWith('-infra'))).toEqual([`${webCni}-app`, `${webCni}-proxy`]);
+    expect(podIptables(setup, webCni)).toMatch(/outrigger\/to-outbound-listener" -j REDIRECT --to-ports 15001/);
+  });
+
+  it("captures the app's traffic into the proxy, lets the proxy's own go direct, captures inbound", () => {
+    const cniIp = podIp(setup, webCni);
+    const peerIp = podIp(setup, peer);
+    expectCapturedOutbound(cniIp, peerIp, webCni);
+    const direct = connectFrom(`${webCni}-proxy`, peerIp, 8080);
+    expect(direct.lines).toEqual([expect.objectContaining({ app: 'peer' })]);
+    const inbound = connectFrom(`${peer}-app`, cniIp, 8080);
+    expect(inbound.lines[0]).toMatchObject({ via: 'stand-in-proxy', listener: 'inbound', original_dst: `${cniIp}:8080` });
+  });
+
+  it('without the plugin (the plain network), proxy-validation refuses: exit 126, the app never starts', () => {
+    const path = join(dir, 'web-nocni-pod.yaml');
+    const unplugged = structuredClone(cniPod.pod) as { metadata: { name: string }; spec: { restartPolicy: string } };
+    unplugged.metadata.name = webNoCni;
+    unplugged.spec.restartPolicy = 'Never'; // report the failure instead of retrying it
+    writeFileSync(path, JSON.stringify(unplugged));
+    const played = podman(setup, ['kube', 'play', '--network', network.name, path], 120_000);
+    const validation = podman(setup, ['inspect', `${webNoCni}-proxy-validation`, '--format', '{{.State.ExitCode}}']);
+    expect(validation.stdout.trim(), played.stderr).toBe('126');
+    const app = podman(setup, ['inspect', `${webNoCni}-app`, '--format', '{{.State.Status}}']);
+    expect(app.stdout.trim()).not.toBe('running');
+  });
+
+  it('removing the pod runs the plugin DEL without error', () => {
+    const removed = podman(setup, ['pod', 'rm', '--force', '--time', '0', webCni]);
+    expect(removed.status, removed.stderr).toBe(0);
+    expect(removed.stderr).not.toMatch(/error/i);
+    expect(readFileSync(pluginLog(), 'utf8')).not.toMatch(/"level":50/);
   });
 });
