@@ -21,4 +21,8 @@ export const Subcommands: Readonly<Record<string, Subcommand>> = {
     describe: 'Add the proxy to Pods and workload pod templates in YAML or JSON manifests, as the webhook would',
     load: () => import('../injector/offline/inject-command.js'),
   },
+  injector: {
+    describe: 'Run the MutatingAdmissionWebhook server that injects the proxy into pods (HTTPS)',
+    load: () => import('../injector/injector-command.js'),
+  },
 };

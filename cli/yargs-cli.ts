@@ -11,7 +11,8 @@ export async function runYargsCli(argv: readonly string[], env: NodeJS.ProcessEn
   let parser = yargs([...argv])
     .scriptName('outrigger')
     .usage('$0 <command> [options]\n\nSidecar proxy injection and iptables traffic capture for Kubernetes pods.')
-    .parserConfiguration({ 'halt-at-non-option': true, 'unknown-options-as-args': true })
+    // Not 'halt-at-non-option': it stops at the command name itself, so no command handler ever ran.
+    .parserConfiguration({ 'unknown-options-as-args': true })
     .version(env.OUTRIGGER_VERSION ?? '0.1.0')
     .help()
     .strictCommands()

@@ -1,0 +1,41 @@
+/**
+ * Builds the AdmissionReview sent back to the API server: same `apiVersion` as the request, the
+ * request's `uid`, and either an allow (optionally with a base64 RFC 6902 patch and
+ * `patchType: JSONPatch`) or a denial carrying a metav1.Status the user sees in kubectl.
+ */
+
+import type { AdmissionApiVersion, AdmissionResponse, AdmissionReviewResponse, AdmissionStatus } from './admission-review.js';
+
+/** An RFC 6902 operation, as reviewPod returns them (only `op` is looked at here). */
+export interface PatchOperation {
+  readonly op: string;
+}
+
+function envelope(apiVersion: AdmissionApiVersion, response: AdmissionResponse): AdmissionReviewResponse {
+  return { apiVersion, kind: 'AdmissionReview', response };
+}
+
+/** Allowed, unchanged. */
+export function allowResponse(apiVersion: AdmissionApiVersion, uid: string): AdmissionReviewResponse {
+  return envelope(apiVersion, { uid, allowed: true });
+}
+
+/**
+ * Allowed with a JSON Patch. An empty patch is sent as no patch at all, so the API server does
+ * not count a no-op mutation (and reinvocation sees nothing changed).
+ */
+export function patchResponse(apiVersion: AdmissionApiVersion, uid: string, patch: readonly PatchOperation[]): AdmissionReviewResponse {
+  if (patch.length === 0) return allowResponse(apiVersion, uid);
+  const encoded = Buffer.from(JSON.stringify(patch), 'utf8').toString('base64');
+  return envelope(apiVersion, { uid, allowed: true, patchType: 'JSONPatch', patch: encoded });
+}
+
+/** Refused; `message` is what `kubectl` prints after "admission webhook ... denied the request:". */
+export function denyResponse(
+  apiVersion: AdmissionApiVersion,
+  uid: string,
+  denial: { readonly message: string; readonly reason: string; readonly code: number },
+): AdmissionReviewResponse {
+  const status: AdmissionStatus = { status: 'Failure', message: denial.message, reason: denial.reason, code: denial.code };
+  return envelope(apiVersion, { uid, allowed: false, status });
+}

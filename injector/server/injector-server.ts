@@ -1,0 +1,120 @@
+/**
+ * The injector process around the app plugin: loads the configuration and the serving
+ * certificate, listens on one HTTPS port (TLS 1.2+), keeps both reloaded, and shuts down
+ * gracefully: not ready first (`/readyz` answers 503 while endpoints are withdrawn), a drain
+ * period still serving, then the listener closes, idle keep-alive connections are closed and
+ * in-flight requests finish, bounded by a hard timeout.
+ */
+
+import type { Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import fastify, { LogController } from 'fastify';
+import type { Logger } from '../../common/log.js';
+import { admitReview } from '../admission/admit-review.js';
+import { createInjectorMetrics, type InjectorMetrics } from '../metrics/injector-metrics.js';
+import { loadCertFiles, watchCertFiles } from '../tls/cert-files.js';
+import { ServingCertificate } from '../tls/serving-certificate.js';
+import { type SelfManagedTlsOptions, startSelfManagedTls } from '../tls/self-managed-tls.js';
+import { openConfigFile } from './config-file.js';
+import { injectorApp, MaxBodyBytes } from './injector-app.js';
+
+export type TlsSource =
+  | { readonly mode: 'files'; readonly certFile: string; readonly keyFile: string }
+  | ({ readonly mode: 'self-managed' } & SelfManagedTlsOptions);
+
+export interface InjectorServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly configFile: string | undefined;
+  readonly tls: TlsSource;
+  /** Poll interval for the mounted config and certificate (beside the directory watch). */
+  readonly reloadPollMs: number;
+  /** How long to keep serving after /readyz turns 503 on shutdown. */
+  readonly drainMs: number;
+  /** After the drain, how long in-flight requests may take before connections are cut. */
+  readonly shutdownTimeoutMs: number;
+  readonly log: Logger;
+  readonly metrics?: InjectorMetrics;
+}
+
+export interface InjectorServer {
+  readonly port: number;
+  readonly metrics: InjectorMetrics;
+  /** Not ready, drain, close; resolves when every connection is done (or cut at the timeout). */
+  shutdown(): Promise<void>;
+}
+
+export async function startInjectorServer(options: InjectorServerOptions): Promise<InjectorServer> {
+  const { log } = options;
+  const metrics = options.metrics ?? createInjectorMetrics();
+  const closers: (() => void)[] = [];
+  try {
+    const config = await openConfigFile({ path: options.configFile, pollMs: options.reloadPollMs, log, metrics });
+    closers.push(() => config.close());
+
+    const serving = new ServingCertificate(log, metrics);
+    let startTls: () => void;
+    if (options.tls.mode === 'files') {
+      const paths = { cert: options.tls.certFile, key: options.tls.keyFile };
+      serving.use(await loadCertFiles(paths), 'files');
+      startTls = () => {
+        const watch = watchCertFiles({ paths, serving, pollMs: options.reloadPollMs, log, metrics });
+        closers.push(() => watch.close());
+      };
+    } else {
+      const selfManaged = await startSelfManagedTls(options.tls, { serving, log, metrics });
+      closers.push(() => selfManaged.close());
+      startTls = () => selfManaged.start();
+    }
+
+    let shuttingDown = false;
+    const app = fastify({
+      https: serving.serverOptions(),
+      loggerInstance: log,
+      logController: new LogController({ disableRequestLogging: true }),
+      bodyLimit: MaxBodyBytes,
+      // The API server's webhook timeout is at most 30 s; nothing legitimate takes longer.
+      requestTimeout: 30_000,
+      connectionTimeout: 60_000,
+      return503OnClosing: true,
+    });
+    await app.register(injectorApp, {
+      admit: (review) => admitReview(review, config.current()),
+      metrics,
+      isReady: () => !shuttingDown,
+    });
+    await app.listen({ host: options.host, port: options.port });
+    const server = app.server as HttpsServer;
+    serving.attach(server);
+    startTls();
+    const port = (server.address() as AddressInfo).port;
+    log.info({ host: options.host, port, tls: options.tls.mode }, 'injector listening (HTTPS)');
+
+    let shutdown: Promise<void> | undefined;
+    return {
+      port,
+      metrics,
+      shutdown() {
+        shutdown ??= (async () => {
+          shuttingDown = true;
+          log.info({ drainMs: options.drainMs }, 'shutting down: not ready, draining');
+          await sleep(options.drainMs);
+          for (const close of closers) close();
+          const cut = setTimeout(() => {
+            log.warn({ timeoutMs: options.shutdownTimeoutMs }, 'in-flight requests did not finish in time; closing their connections');
+            server.closeAllConnections();
+          }, options.shutdownTimeoutMs);
+          cut.unref();
+          await app.close();
+          clearTimeout(cut);
+          log.info('injector stopped');
+        })();
+        return shutdown;
+      },
+    };
+  } catch (error) {
+    for (const close of closers) close();
+    throw error;
+  }
+}

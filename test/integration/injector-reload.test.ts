@@ -1,0 +1,124 @@
+// Reloads without a restart, the way the kubelet updates mounted Secrets and ConfigMaps (a new
+// data directory and a `..data` symlink renamed over the old one): a new connection sees the new
+// certificate; an invalid pair is refused with a log line and the old certificate keeps serving;
+// a new configuration applies to the next admission; an invalid one is refused and the old one
+// stays in force. Polling is set to a minute, so these changes are seen by the directory watch.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type InjectorServer, startInjectorServer } from '../../injector/server/injector-server.js';
+import { admissionReview, deploymentPod } from '../helpers/admission-requests.js';
+import { fingerprintOf, httpsRequest, memoryLogger, postJson, type TestPki, testPki, waitFor, writeAtomically } from '../helpers/injector-https.js';
+
+let dir: string;
+let first: TestPki;
+let server: InjectorServer;
+/** The CA that verifies the certificate being served (the certificate test rotates it). */
+let activeCa: string;
+const logs = memoryLogger();
+const tlsDir = () => join(dir, 'tls');
+const configDir = () => join(dir, 'config');
+
+async function proxyImage(ca: string): Promise<string> {
+  const result = await postJson(server.port, ca, admissionReview(deploymentPod()));
+  expect(result.status).toBe(200);
+  const review = JSON.parse(result.text) as { response: { patch: string } };
+  const patch = JSON.parse(Buffer.from(review.response.patch, 'base64').toString('utf8')) as { path: string; value: unknown }[];
+  const init = patch.find((op) => op.path === '/spec/initContainers')?.value as { name: string; image: string }[];
+  const proxy = init.find((c) => c.name === 'proxy');
+  if (!proxy) throw new Error('no proxy container in the patch');
+  return proxy.image;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'or-injector-reload-'));
+  first = await testPki();
+  activeCa = first.ca.cert;
+  writeAtomically(tlsDir(), { 'tls.crt': first.serving.cert, 'tls.key': first.serving.key });
+  writeAtomically(configDir(), { 'config.yaml': 'proxy:\n  image: registry.example/envoy:one\n' });
+  server = await startInjectorServer({
+    host: '127.0.0.1',
+    port: 0,
+    configFile: join(configDir(), 'config.yaml'),
+    tls: { mode: 'files', certFile: join(tlsDir(), 'tls.crt'), keyFile: join(tlsDir(), 'tls.key') },
+    reloadPollMs: 60_000,
+    drainMs: 0,
+    shutdownTimeoutMs: 2000,
+    log: logs.log,
+  });
+});
+
+afterAll(async () => {
+  await server?.shutdown();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('certificate reload', () => {
+  it('serves a rotated certificate to new connections, refuses a broken pair and keeps the last good one', async () => {
+    const before = await httpsRequest(server.port, first.ca.cert, { path: '/healthz' });
+    expect(before.fingerprint).toBe(fingerprintOf(first.serving.cert));
+
+    // Rotation by a new CA (as cert-manager's CA rotation would): clients trusting the new CA.
+    const second = await testPki('second CA');
+    writeAtomically(tlsDir(), { 'tls.crt': second.serving.cert, 'tls.key': second.serving.key });
+    await waitFor('the new certificate to be served', async () => {
+      try {
+        return (await httpsRequest(server.port, second.ca.cert, { path: '/healthz' })).fingerprint === fingerprintOf(second.serving.cert);
+      } catch {
+        return false;
+      }
+    });
+
+    // A key that does not belong to the certificate: refused, logged, the second pair stays.
+    const third = await testPki('third CA');
+    writeAtomically(tlsDir(), { 'tls.crt': third.serving.cert, 'tls.key': first.serving.key });
+    await waitFor('the refusal to be logged', () => logs.lines.some((l) => l.msg === 'new certificate refused; still serving the previous one'));
+    const refused = logs.lines.find((l) => l.msg === 'new certificate refused; still serving the previous one');
+    expect(String(refused?.problem)).toMatch(/does not belong to the certificate/);
+    const still = await httpsRequest(server.port, second.ca.cert, { path: '/healthz' });
+    expect(still.fingerprint).toBe(fingerprintOf(second.serving.cert));
+
+    // Garbage: refused too.
+    writeAtomically(tlsDir(), { 'tls.crt': 'not a certificate', 'tls.key': 'not a key' });
+    await waitFor('the second refusal to be logged', () => logs.lines.filter((l) => l.msg === 'new certificate refused; still serving the previous one').length === 2);
+    expect((await httpsRequest(server.port, second.ca.cert, { path: '/healthz' })).fingerprint).toBe(fingerprintOf(second.serving.cert));
+
+    // A good pair again: applied.
+    writeAtomically(tlsDir(), { 'tls.crt': third.serving.cert, 'tls.key': third.serving.key });
+    await waitFor('the third certificate to be served', async () => {
+      try {
+        return (await httpsRequest(server.port, third.ca.cert, { path: '/healthz' })).fingerprint === fingerprintOf(third.serving.cert);
+      } catch {
+        return false;
+      }
+    });
+    activeCa = third.ca.cert;
+    const metrics = await httpsRequest(server.port, third.ca.cert, { path: '/metrics' });
+    expect(metrics.text).toMatch(/outrigger_injector_reloads_total\{what="certificate",result="applied"\} 2/);
+    expect(metrics.text).toMatch(/outrigger_injector_reloads_total\{what="certificate",result="refused"\} 2/);
+    expect(logs.raw.join('\n')).not.toContain('PRIVATE KEY');
+  });
+});
+
+describe('configuration reload', () => {
+  it('applies a new configuration to the next admission and refuses an invalid one', async () => {
+    const ca = activeCa;
+    expect(await proxyImage(ca)).toBe('registry.example/envoy:one');
+
+    writeAtomically(configDir(), { 'config.yaml': 'proxy:\n  image: registry.example/envoy:two\n' });
+    await waitFor('the new configuration', async () => (await proxyImage(ca)) === 'registry.example/envoy:two');
+
+    writeAtomically(configDir(), { 'config.yaml': 'proxy:\n  image: ""\n  uid: -5\nunknownKey: 1\n' });
+    await waitFor('the refusal to be logged', () => logs.lines.some((l) => l.msg === 'new injector configuration refused; the previous one stays in force'));
+    const line = logs.lines.find((l) => l.msg === 'new injector configuration refused; the previous one stays in force');
+    const problem = String(line?.problem);
+    expect(problem).toContain('.proxy.image');
+    expect(problem).toContain('.proxy.uid');
+    expect(problem).toContain('.unknownKey');
+    expect(await proxyImage(ca)).toBe('registry.example/envoy:two');
+    const metrics = await httpsRequest(server.port, ca, { path: '/metrics' });
+    expect(metrics.text).toMatch(/outrigger_injector_reloads_total\{what="config",result="applied"\} 1/);
+    expect(metrics.text).toMatch(/outrigger_injector_reloads_total\{what="config",result="refused"\} 1/);
+  });
+});
