@@ -16,7 +16,8 @@
 #
 # Environment: OUTRIGGER_IMAGE_ENGINE (podman|docker), OUTRIGGER_IMAGE_TAG (default: package.json's version, as the manifests use),
 # BASE_IMAGE, OUTRIGGER_DEBIAN_MIRROR (default: the first Debian URI in apt's sources),
-# OUTRIGGER_CACHE_DIR (default /var/cache/outrigger). Needs root (debootstrap, dockerd).
+# OUTRIGGER_CACHE_DIR (default /var/cache/outrigger), OUTRIGGER_NO_CACHE=1 (rebuild every layer; the
+# base tarball is still reused). Needs root (debootstrap, dockerd).
 # Prints one line per image: name, size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -120,6 +121,7 @@ build() { # image dockerfile
   log "building $1:$tag ($2, $engine)"
   local args=(build --network host --build-arg "BASE_IMAGE=$base" -t "$1:$tag" -f "$context/$2")
   [ "$engine" = podman ] && args+=(--layers)
+  [ "${OUTRIGGER_NO_CACHE:-0}" = 1 ] && args+=(--no-cache)
   "$engine" "${args[@]}" "$context" >"$cache/build-${1##*/}.log" 2>&1 || { tail -n 30 "$cache/build-${1##*/}.log" >&2; die "building $1 failed; see $cache/build-${1##*/}.log"; }
 }
 build outrigger/proxy-init Dockerfile.init
