@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 engine="${OUTRIGGER_IMAGE_ENGINE:-podman}"
 export OUTRIGGER_IMAGE_ENGINE="$engine"
-seconds() { local start end; start=$(date +%s.%N); "$@" >/dev/null 2>&1; end=$(date +%s.%N); echo "$end - $start" | bc; }
+seconds() { local start end; start=$(date +%s.%N); "$@" >/dev/null 2>&1; end=$(date +%s.%N); awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }'; }
 
 bash scripts/build-images.sh >/dev/null 2>&1 # make sure everything exists
 warm=()
@@ -34,4 +34,4 @@ done
 node_size=$(stat -c %s node_modules/node/bin/node)
 cni_size=$(stat -c %s dist/outrigger-cni 2>/dev/null || echo 0)
 echo
-echo "Parts: Node binary $(( node_size / 1000000 )) MB before strip; dist/outrigger-cni $(( cni_size / 1000000 )) MB; bundle $(du -sk dist --exclude=outrigger-cni | cut -f1) KB."
+echo "Parts: Node binary $(( node_size / 1000000 )) MB before strip; dist/outrigger-cni $(( cni_size / 1000000 )) MB; bundle $(du -ck dist/*.mjs | tail -n1 | cut -f1) KB."
