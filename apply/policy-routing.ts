@@ -81,10 +81,23 @@ async function hasPassthroughAddress(runner: CommandRunner, inOwnNamespace: bool
   });
 }
 
+/**
+ * In its own namespace the address is looked up first (a file read, no spawn). Through a netns
+ * runner that lookup would be a spawn of its own, so the add is tried directly, and "File exists"
+ * (older iproute2) or "address already assigned" means it was already there (nothing added,
+ * nothing to undo): one spawn instead of two on every CNI ADD.
+ */
 export async function ensurePassthroughAddress(runner: CommandRunner, inOwnNamespace: boolean): Promise<RoutingChange[]> {
-  if (await hasPassthroughAddress(runner, inOwnNamespace)) return [];
-  await ip(runner, ['-6', 'addr', 'add', `${PASSTHROUGH_V6}/128`, 'dev', 'lo']);
-  return [{ kind: 'address' }];
+  const add = ['-6', 'addr', 'add', `${PASSTHROUGH_V6}/128`, 'dev', 'lo'];
+  if (inOwnNamespace) {
+    if (await hasPassthroughAddress(runner, inOwnNamespace)) return [];
+    await ip(runner, add);
+    return [{ kind: 'address' }];
+  }
+  const result = await runner.run('ip', add);
+  if (result.exitCode === 0) return [{ kind: 'address' }];
+  if (/File exists|already assigned/i.test(result.stderr)) return [];
+  throw new OutriggerError(ErrorCodes.ApplyFailed, `ip ${add.join(' ')} failed: ${result.stderr.trim()}`);
 }
 
 /** Removes the given additions (or, for cleanup, everything matching mark/table and ::6). */

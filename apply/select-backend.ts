@@ -41,16 +41,42 @@ function binaries(family: IpFamily, backend: 'legacy' | 'nft' | 'plain'): Iptabl
   };
 }
 
+const TableNames: Record<IpFamily, string> = { 4: '/proc/net/ip_tables_names', 6: '/proc/net/ip6_tables_names' };
+
+/**
+ * Both families' legacy table names in another namespace with one spawn (`grep -H '' FILE...`
+ * prints `FILE:table` per line; a missing file only means no legacy module). The families are
+ * chosen concurrently, so the two lookups share one answer; it is forgotten once it settles, so a
+ * long-lived runner never sees a stale one.
+ */
+const pendingNames = new WeakMap<CommandRunner, Promise<string | null>>();
+function foreignTableNames(runner: CommandRunner): Promise<string | null> {
+  let pending = pendingNames.get(runner);
+  if (!pending) {
+    pending = runner.run('grep', ['-H', '', TableNames[4], TableNames[6]]).then(
+      (result) => (result.exitCode <= 2 ? result.stdout : null),
+      () => null, // no grep: fall back to asking the save binary
+    );
+    pendingNames.set(runner, pending);
+    void pending.finally(() => pendingNames.delete(runner));
+  }
+  return pending;
+}
+
 /**
  * Legacy tables appear in /proc/net/ip{,6}_tables_names only once something used them in this
  * namespace; reading that file avoids spawning iptables-legacy-save in the common (nft) case.
- * Through a netns runner the file belongs to another namespace, so ask the save binary instead.
+ * Through a netns runner the file belongs to another namespace: it is read with one spawn for
+ * both families, and the save binary is asked only if this family has legacy tables.
  */
 async function legacyHoldsRules(family: IpFamily, runner: CommandRunner, inOwnNamespace: boolean): Promise<boolean> {
-  const names = family === 4 ? '/proc/net/ip_tables_names' : '/proc/net/ip6_tables_names';
+  const names = TableNames[family];
   if (inOwnNamespace) {
     const tables = await readFile(names, 'utf8').catch(() => '');
     if (tables.trim() === '') return false;
+  } else {
+    const listed = await foreignTableNames(runner);
+    if (listed !== null && !listed.split('\n').some((line) => line.startsWith(`${names}:`) && line.length > names.length + 1)) return false;
   }
   const legacy = binaries(family, 'legacy');
   if (!(await runner.has(legacy.save))) return false;

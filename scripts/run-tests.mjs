@@ -25,7 +25,10 @@ try {
   process.exit(vitest.status || 1);
 }
 const passed = results.numPassedTests ?? 0;
-const failed = (results.numFailedTests ?? 0) + (results.numFailedTestSuites ?? 0);
+// Failed tests, plus test files that failed before running any test (import or hook errors);
+// numFailedTestSuites would also count every describe block around a failed test.
+const brokenFiles = (results.testResults ?? []).filter((f) => f.status === 'failed' && (f.assertionResults ?? []).every((a) => a.status !== 'failed')).length;
+const failed = (results.numFailedTests ?? 0) + brokenFiles;
 const skipped = (results.numPendingTests ?? 0) + (results.numTodoTests ?? 0);
 if (skipped > 0) console.error(`run-tests: ${skipped} test(s) were skipped; outrigger's suite does not allow skipping`);
 console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);

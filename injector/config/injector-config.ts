@@ -13,6 +13,7 @@ import { invalidInput, type FieldProblem } from '../../common/errors.js';
 import { type CaptureSettingKey, CaptureSettingKeys } from '../../capture/build-capture-config.js';
 import { type CaptureBaseline, captureConfigFromAnnotations, InjectionBaseline } from '../../capture/pod-annotations.js';
 import type { EnvVar, ResourceRequirements, Volume, VolumeMount } from '../kube/pod-types.js';
+import { isQuantity } from '../kube/quantity.js';
 import { type LabelSelector, type LabelSelectorRequirement, SelectorOperators } from '../kube/label-selector.js';
 import { parseBoolean } from '../../capture/capture-values.js';
 import { ConfigReader, isPlainObject, type PlainObject } from './config-reader.js';
@@ -162,8 +163,6 @@ const VolumeMountKeys = ['name', 'mountPath', 'readOnly', 'subPath', 'subPathExp
 
 /** DNS-1123 label: container and volume names. */
 const Dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-/** A Kubernetes quantity (`100m`, `128Mi`, `1.5`, `1e3`). */
-const Quantity = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[numkMGTPE]|[KMGTPE]i)?$/;
 const EnvName = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
 /**
@@ -275,7 +274,7 @@ function readName(r: ConfigReader, path: string, value: unknown, fallback: strin
 function readResources(r: ConfigReader, path: string, value: unknown, fallback: ResourceRequirements): ResourceRequirements {
   if (value === undefined || value === null) return fallback;
   const o = r.object(path, value, ['requests', 'limits']);
-  const check = (v: string): string | undefined => (Quantity.test(v) ? undefined : 'must be a Kubernetes quantity (e.g. 100m, 128Mi)');
+  const check = (v: string): string | undefined => (isQuantity(v) ? undefined : 'must be a Kubernetes quantity (e.g. 100m, 128Mi)');
   const out: ResourceRequirements = {};
   if (o.requests !== undefined) out.requests = r.stringMap(`${path}.requests`, o.requests, check);
   if (o.limits !== undefined) out.limits = r.stringMap(`${path}.limits`, o.limits, check);

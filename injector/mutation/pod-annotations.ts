@@ -13,6 +13,13 @@ export const InjectorAnnotations = {
   nativeSidecar: 'sidecar.istio.io/nativeSidecar',
   /** "true"/"false": per-pod CNI mode (capture by the CNI plugin, proxy-validation instead of proxy-init). */
   cniMode: 'outrigger.dev/cni-mode',
+  /** Proxy resources (Kubernetes quantities), over the configuration's. */
+  proxyCpu: 'sidecar.istio.io/proxyCPU',
+  proxyMemory: 'sidecar.istio.io/proxyMemory',
+  proxyCpuLimit: 'sidecar.istio.io/proxyCPULimit',
+  proxyMemoryLimit: 'sidecar.istio.io/proxyMemoryLimit',
+  /** Envoy's --log-level for this pod. */
+  logLevel: 'sidecar.istio.io/logLevel',
   /** kubectl's default container for logs/exec: the first application container. */
   defaultContainer: 'kubectl.kubernetes.io/default-container',
 } as const;

@@ -1,7 +1,9 @@
 /**
  * What a pod's annotations ask of the injection, over the injector configuration: capture
  * settings (Istio's traffic annotations through the capture model, so every bad annotation is
- * named), native or classic sidecar, and CNI mode. Problems are collected, not thrown.
+ * named), native or classic sidecar, CNI mode, and the proxy's resources and log level (Istio's
+ * sidecar.istio.io/proxyCPU, proxyMemory, proxyCPULimit, proxyMemoryLimit, logLevel). Problems
+ * are collected, not thrown.
  */
 
 import type { FieldProblem } from '../../common/errors.js';
@@ -10,7 +12,9 @@ import { type CaptureSettingKey, CaptureDefaults, CaptureSettingKeys, type RawCa
 import type { CaptureConfig } from '../../capture/capture-config.js';
 import { type CaptureBaseline, captureConfigFromAnnotations, DefaultStatusPort, ProxyOwnInboundPorts } from '../../capture/pod-annotations.js';
 import { parseBoolean } from '../../capture/capture-values.js';
-import type { InjectorConfig } from '../config/injector-config.js';
+import { type EnvoyLogLevel, EnvoyLogLevels, type InjectorConfig } from '../config/injector-config.js';
+import type { ResourceRequirements } from '../kube/pod-types.js';
+import { isQuantity } from '../kube/quantity.js';
 import { InjectorAnnotations } from './pod-annotations.js';
 
 export interface PodOptions {
@@ -21,6 +25,9 @@ export interface PodOptions {
   readonly resolved: RawCaptureSettings;
   readonly nativeSidecar: boolean;
   readonly cniMode: boolean;
+  /** The configuration's proxy resources with the pod's sidecar.istio.io/proxy* annotations over them. */
+  readonly proxyResources: ResourceRequirements;
+  readonly proxyLogLevel: EnvoyLogLevel;
 }
 
 export type ResolvedOptions = { readonly ok: true; readonly options: PodOptions } | { readonly ok: false; readonly problems: readonly FieldProblem[] };
@@ -58,8 +65,42 @@ function readSwitch(annotations: Readonly<Record<string, string>>, name: string,
   return fallback;
 }
 
+const ResourceAnnotations = [
+  [InjectorAnnotations.proxyCpu, 'requests', 'cpu'],
+  [InjectorAnnotations.proxyMemory, 'requests', 'memory'],
+  [InjectorAnnotations.proxyCpuLimit, 'limits', 'cpu'],
+  [InjectorAnnotations.proxyMemoryLimit, 'limits', 'memory'],
+] as const;
+
+function readResources(annotations: Readonly<Record<string, string>>, config: InjectorConfig, problems: FieldProblem[]): ResourceRequirements {
+  const base = config.proxy.resources;
+  if (!ResourceAnnotations.some(([name]) => annotations[name] !== undefined)) return base;
+  const out = { requests: { ...base.requests }, limits: { ...base.limits } };
+  for (const [name, kind, resource] of ResourceAnnotations) {
+    const text = annotations[name];
+    if (text === undefined) continue;
+    if (isQuantity(text.trim())) out[kind][resource] = text.trim();
+    else problems.push({ source: `annotation ${name}`, value: text, reason: 'must be a Kubernetes quantity (e.g. 100m, 128Mi)' });
+  }
+  return {
+    ...(Object.keys(out.requests).length > 0 ? { requests: out.requests } : {}),
+    ...(Object.keys(out.limits).length > 0 ? { limits: out.limits } : {}),
+  };
+}
+
+function readLogLevel(annotations: Readonly<Record<string, string>>, config: InjectorConfig, problems: FieldProblem[]): EnvoyLogLevel {
+  const text = annotations[InjectorAnnotations.logLevel];
+  if (text === undefined) return config.proxy.logLevel;
+  const level = EnvoyLogLevels.find((l) => l === text.trim().toLowerCase());
+  if (level) return level;
+  problems.push({ source: `annotation ${InjectorAnnotations.logLevel}`, value: text, reason: `must be one of ${EnvoyLogLevels.join(', ')}` });
+  return config.proxy.logLevel;
+}
+
 export function resolvePodOptions(annotations: Readonly<Record<string, string>>, config: InjectorConfig): ResolvedOptions {
   const problems: FieldProblem[] = [];
+  const proxyResources = readResources(annotations, config, problems);
+  const proxyLogLevel = readLogLevel(annotations, config, problems);
   const nativeSidecar = readSwitch(annotations, InjectorAnnotations.nativeSidecar, config.nativeSidecars, problems);
   const cniMode = readSwitch(annotations, InjectorAnnotations.cniMode, config.cniMode, problems);
   let capture: { config: CaptureConfig; raw: RawCaptureSettings } | undefined;
@@ -74,5 +115,5 @@ export function resolvePodOptions(annotations: Readonly<Record<string, string>>,
   for (const key of CaptureSettingKeys) {
     resolved[key] = capture.raw[key] ?? { text: CaptureDefaults[key], source: `default ${key}` };
   }
-  return { ok: true, options: { capture: capture.config, raw: capture.raw, resolved, nativeSidecar, cniMode } };
+  return { ok: true, options: { capture: capture.config, raw: capture.raw, resolved, nativeSidecar, cniMode, proxyResources, proxyLogLevel } };
 }

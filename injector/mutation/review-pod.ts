@@ -5,7 +5,9 @@
  * patch from the original to it).
  *
  * Never throws: malformed pods are denied with the fields at fault; a bug surfaces as a deny
- * carrying an Internal error, which the server answers without a 5xx.
+ * carrying an Internal error (code INTERNAL), for the caller to answer as it sees fit.
+ * The input is never changed. The returned pod shares unchanged subtrees (user containers...)
+ * with the input, which keeps huge pods fast: treat both as read-only.
  */
 
 import { ErrorCodes, invalidInput, isOutriggerError, OutriggerError } from '../../common/errors.js';

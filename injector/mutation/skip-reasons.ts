@@ -5,6 +5,7 @@
 
 export const SkipReasons = {
   hostNetwork: 'the pod uses the host network (capture would change the node\'s own networking)',
+  windowsPod: 'the pod runs on Windows (spec.os.name), where iptables capture does not exist',
   systemNamespace: 'the pod is in a system namespace (kube-system, kube-public, kube-node-lease, local-path-storage)',
   labelDisabled: 'the pod\'s label sidecar.istio.io/inject is not true',
   annotationDisabled: 'the pod\'s annotation sidecar.istio.io/inject is not true',

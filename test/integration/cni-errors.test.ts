@@ -7,7 +7,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { addNetworkList, type Conflist, execPlugin, pluginConfig, type RuntimeCall } from '../helpers/cni-runtime.js';
@@ -99,19 +99,28 @@ describe('errors: the spec code on stdout, exit 1, nothing applied', () => {
   });
 
   it('a failing IPv6 restore (fault injected) is code 100 and the IPv4 rules are rolled back', async () => {
-    // A node whose ip6tables-nft-restore refuses everything: IPv4 applies first or concurrently,
-    // and must be taken back when IPv6 fails.
+    // A node whose ip6tables-nft-restore refuses to apply (its --noflush call fails; everything
+    // else passes through to the real binary). IPv4 applies concurrently and must be taken back.
+    // Both restore binaries are wrapped to record their calls: the IPv4 one must see the apply
+    // (--noflush) and then the put-back of the saved tables (no --noflush).
     const fakeBin = join(cni.dataDir, 'fault-bin');
+    const calls = join(cni.dataDir, 'restore-calls.log');
     mkdirSync(fakeBin, { recursive: true });
-    writeFileSync(join(fakeBin, 'ip6tables-nft-restore'), '#!/bin/sh\ncat >/dev/null\necho "ip6tables-restore: fault injected" >&2\nexit 1\n', { mode: 0o755 });
-    const logFile = join(cni.dataDir, 'outrigger-cni.log');
-    const logBefore = existsSync(logFile) ? readFileSync(logFile, 'utf8').length : 0;
+    writeFileSync(calls, '');
+    writeFileSync(
+      join(fakeBin, 'ip6tables-nft-restore'),
+      `#!/bin/sh\necho "6 $*" >> ${calls}\ncase " $* " in *" --noflush "*) cat >/dev/null; echo "ip6tables-restore: fault injected" >&2; exit 1;; esac\nexec /usr/sbin/ip6tables-nft-restore "$@"\n`,
+      { mode: 0o755 },
+    );
+    writeFileSync(join(fakeBin, 'iptables-nft-restore'), `#!/bin/sh\necho "4 $*" >> ${calls}\nexec /usr/sbin/iptables-nft-restore "$@"\n`, { mode: 0o755 });
     const out = await outriggerCni('ADD', { env: { PATH: `${fakeBin}:/usr/sbin:/usr/bin:/sbin:/bin` } });
     expect(out.exitCode).toBe(1);
     expect(out.json).toMatchObject({ code: 100, msg: expect.stringMatching(/IPv6.*fault injected/) });
-    // IPv4 really was applied before it was taken back (afterEach: no rule of ours is left).
-    const logged = readFileSync(logFile, 'utf8').slice(logBefore).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { family?: number; msg: string });
-    expect(logged.some((l) => l.family === 4 && l.msg === 'capture rules applied')).toBe(true);
+    // IPv4 really was applied, then put back (afterEach: no rule of ours is left).
+    const v4 = readFileSync(calls, 'utf8').split('\n').filter((l) => l.startsWith('4 '));
+    expect(v4[0]).toContain('--noflush');
+    expect(v4.at(-1)).not.toContain('--noflush');
+    expect(v4.length).toBeGreaterThanOrEqual(2);
   });
 
   it('a bad plugin config field is code 7 naming each field', async () => {

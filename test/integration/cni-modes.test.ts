@@ -2,7 +2,8 @@
  * outrigger-cni with other capture settings in the pod's annotation, through the real chain
  * (bridge + host-local, portmap): DNS capture in CNI mode captures all DNS (the plugin cannot
  * read the pod's resolv.conf), TPROXY inbound gets its policy routing (checked by CHECK, removed
- * by DEL), and a runtime that passes annotations means no API call even with a kubeconfig set.
+ * by DEL), the backend is chosen per pod namespace (legacy where legacy holds rules), and a
+ * runtime that passes annotations means no API call even with a kubeconfig set.
  */
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -78,6 +79,32 @@ describe('capture settings from the annotation', () => {
       expect((await cni.pod.run('ip', ['route', 'show', 'table', '133'])).stdout.trim()).toBe('');
       expect(await ownRules(cni.pod)).toBe('');
     });
+  });
+});
+
+describe('the iptables backend of the pod namespace', () => {
+  it('uses legacy where legacy already holds rules in the pod namespace (IPv4), nft elsewhere, and DEL cleans both', async () => {
+    const cni = createCniNode();
+    try {
+      // Something in the pod namespace already uses the legacy backend for IPv4.
+      expect((await cni.pod.run('iptables-legacy', ['-t', 'filter', '-A', 'INPUT', '-p', 'tcp', '--dport', '9', '-j', 'ACCEPT'])).exitCode).toBe(0);
+      const list = cni.list();
+      const added = await addNetworkList(cni.node, list, cni.call());
+      expect(added.outcomes.map((o) => o.exitCode)).toEqual([0, 0, 0]);
+      expect(await cni.pod.save(4, 'legacy')).toContain('ISTIO_OUTPUT');
+      expect(await cni.pod.save(4, 'nft')).not.toContain('ISTIO_OUTPUT');
+      expect(await cni.pod.save(6, 'nft')).toContain('ISTIO_OUTPUT');
+      expect(await cni.pod.save(6, 'legacy')).not.toContain('ISTIO_OUTPUT');
+      const check = await execPlugin(cni.node, 'outrigger-cni', 'CHECK', JSON.stringify(pluginConfig(list, list.plugins[2]!, cni.call(), added.result)), cni.call());
+      expect([check.exitCode, check.stdout]).toEqual([0, '']);
+      const deleted = await delNetworkList(cni.node, list, cni.call(), added.result);
+      expect(deleted.map((o) => o.exitCode)).toEqual([0, 0, 0]);
+      expect(await ownRules(cni.pod)).toBe('');
+      // The rule that was there before is still there.
+      expect(await cni.pod.save(4, 'legacy')).toContain('-A INPUT -p tcp -m tcp --dport 9 -j ACCEPT');
+    } finally {
+      cni.destroy();
+    }
   });
 });
 

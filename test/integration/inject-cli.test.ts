@@ -122,6 +122,9 @@ describe('outrigger inject (built CLI)', () => {
     expect(a.items).toHaveLength(input.length);
     expect(a).toEqual(b);
     expect(yamlDocs(inject(['-f', `${fixtures}workloads.yaml`]).stdout)).toEqual(b.items);
+    const jsonToYaml = inject(['-f', listFile, '-o', 'yaml']);
+    expect(jsonToYaml.code).toBe(0);
+    expect(yamlDocs(jsonToYaml.stdout)).toEqual(b.items);
   });
 
   it('applies --config-file and --namespace like the webhook', () => {

@@ -9,6 +9,11 @@ import { DefaultInjectorConfig, type InjectorConfig, parseInjectorConfig } from 
 import { reviewPod } from '../../injector/mutation/review-pod.js';
 import { SkipReasons } from '../../injector/mutation/skip-reasons.js';
 import { applyIndependently, validateKubernetesPod } from '../helpers/injector-checks.js';
+import { buildCaptureConfig } from '../../capture/build-capture-config.js';
+import { captureConfigFromAnnotations, CaptureSettingsAnnotation, decodeCaptureSettings } from '../../capture/pod-annotations.js';
+import { parseInitFlags } from '../../init/parse-init-flags.js';
+import { captureBaselineOf } from '../../injector/mutation/resolve-pod-options.js';
+import type { Container, Pod } from '../../injector/kube/pod-types.js';
 
 const Runs = { numRuns: 300 };
 
@@ -26,6 +31,9 @@ const AnnotationValues: Record<string, { good: string[]; bad: string[] }> = {
   'status.sidecar.istio.io/port': { good: ['15020', '0', '15999'], bad: ['70000', 'x'] },
   'sidecar.istio.io/nativeSidecar': { good: ['true', 'false'], bad: ['maybe'] },
   'outrigger.dev/cni-mode': { good: ['true', 'false'], bad: ['sometimes'] },
+  'sidecar.istio.io/proxyCPU': { good: ['100m', '2'], bad: ['lots'] },
+  'sidecar.istio.io/proxyMemoryLimit': { good: ['1Gi', '512Mi'], bad: ['1 GB'] },
+  'sidecar.istio.io/logLevel': { good: ['debug', 'warning'], bad: ['loud'] },
 };
 
 const annotationEntry = fc.constantFrom(...Object.keys(AnnotationValues)).chain((key) => {
@@ -121,6 +129,32 @@ function expectedCauses(p: { value: { spec: Record<string, unknown> }; badAnnota
   return causes;
 }
 
+/**
+ * What the injected pod will capture, read back through the other surfaces, equals what its
+ * annotations ask for: proxy-init's (or proxy-validation's) args through `outrigger init`'s own
+ * flag parser, and in CNI mode the settings annotation the CNI plugin reads.
+ */
+function expectCaptureAgreement(pod: Pod, c: InjectorConfig): void {
+  const annotations = pod.metadata?.annotations ?? {};
+  const expected = captureConfigFromAnnotations(annotations, captureBaselineOf(c)).config;
+  const init = (pod.spec.initContainers ?? [])[0] as Container;
+  expect([c.containerNames.init, c.containerNames.validation]).toContain(init.name);
+  expect(init.args?.[0]).toBe('init');
+  const env = Object.fromEntries((init.env ?? []).map((e) => [e.name, e.value]));
+  const parsed = parseInitFlags((init.args ?? []).slice(1), env);
+  expect(parsed.kind).toBe('run');
+  if (parsed.kind === 'run') expect(parsed.capture).toEqual(expected);
+  const settings = annotations[CaptureSettingsAnnotation];
+  if (init.name === c.containerNames.validation) {
+    expect(init.args).toContain('--run-validation');
+    expect(init.args).toContain('--skip-rule-apply');
+    expect(settings).toBeDefined();
+    expect(buildCaptureConfig(decodeCaptureSettings(settings as string))).toEqual(expected);
+  } else {
+    expect(settings).toBeUndefined();
+  }
+}
+
 describe('reviewPod properties', () => {
   it('never throws, whatever the input', () => {
     fc.assert(
@@ -164,6 +198,7 @@ describe('reviewPod properties', () => {
         expect(patched).toEqual(review.pod);
         expect(fastJsonPatch.applyPatch(structuredClone(p.value), fastJsonPatch.deepClone(review.patch), true, false).newDocument).toEqual(review.pod);
         validateKubernetesPod(patched);
+        expectCaptureAgreement(review.pod, c);
         const again = reviewPod({ pod: patched, namespace: 'shop', config: c });
         expect(again.kind).toBe('inject');
         if (again.kind === 'inject') {
