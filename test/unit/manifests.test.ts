@@ -8,6 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { parseInjectorConfig } from '../../injector/config/injector-config.js';
 import { type KubeObject, loadObjects, objectKey, type Overlay, Overlays, renderOverlay, selectorMatches, validateKubernetesObject } from '../helpers/manifests.js';
 
 const rendered = new Map<Overlay, KubeObject[]>(Overlays.map((o) => [o, loadObjects(renderOverlay(o))]));
@@ -52,9 +53,11 @@ describe.each(Overlays)('overlay %s', (overlay) => {
     for (const o of objects(overlay).filter((x) => x.kind === 'Deployment' || x.kind === 'DaemonSet')) {
       for (const c of o.spec.template.spec.containers) expect(ownImages.has(c.image), `${objectKey(o)} image ${c.image}`).toBe(true);
     }
-    const config = parseYaml(find(overlay, 'ConfigMap', 'outrigger-injector').data['config.yaml']) as { init: { image: string }; proxy: { uid: number } };
+    // The injector's own parser accepts the shipped configuration (it refuses unknown keys and bad values).
+    const config = parseInjectorConfig(find(overlay, 'ConfigMap', 'outrigger-injector').data['config.yaml'], `${overlay} ConfigMap config.yaml`);
     expect(config.init.image).toBe(`outrigger/proxy-init:${version}`);
     expect(config.proxy.uid).toBe(1337);
+    expect(config.cniMode).toBe(overlay === 'cni');
   });
 
   it('webhook: pods only, v1 reviews, Fail, no side effects, bounded timeout, reinvoked if needed', () => {
