@@ -13,6 +13,16 @@ bash scripts/build-images.sh >/dev/null 2>&1 # make sure everything exists
 warm=()
 for _ in 1 2 3; do warm+=("$(seconds bash scripts/build-images.sh)"); done
 cold=$(OUTRIGGER_NO_CACHE=1 seconds bash scripts/build-images.sh)
+# The floor of a warm rerun: the engine answering three fully cached builds of a one-line Dockerfile
+# from the same base (no context to copy, nothing to check but the cache).
+floor_dir=$(mktemp -d /tmp/outrigger-floor-XXXXXX)
+printf 'FROM outrigger/debian-base:bookworm\nRUN true\n' >"$floor_dir/Dockerfile"
+"$engine" build -q -t outrigger/bench-floor:0 "$floor_dir" >/dev/null 2>&1
+floor_once() { for _ in 1 2 3; do "$engine" build -q --network host -t outrigger/bench-floor:0 "$floor_dir" >/dev/null 2>&1; done; }
+floor=()
+for _ in 1 2 3; do floor+=("$(seconds floor_once)"); done
+"$engine" rmi outrigger/bench-floor:0 >/dev/null 2>&1 || true
+rm -rf "$floor_dir"
 mirror=$(grep -ohE 'https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null | grep -v security | head -n1 | tr -d ' ' || true)
 target=$(mktemp -d /tmp/outrigger-debootstrap-XXXXXX)
 boot=$(seconds debootstrap --variant=minbase bookworm "$target/rootfs" "${mirror:-http://deb.debian.org/debian}")
@@ -23,6 +33,7 @@ echo
 echo "| build | seconds |"
 echo "|---|---|"
 echo "| warm rerun (3 runs) | ${warm[*]} |"
+echo "| floor: three cached one-line builds (3 runs) | ${floor[*]} |"
 echo "| no layer cache, base tarball reused | $cold |"
 echo "| debootstrap --variant=minbase bookworm alone (fresh machine only) | $boot |"
 echo

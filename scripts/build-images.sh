@@ -57,7 +57,7 @@ image_exists() { "$engine" image inspect "$1" >/dev/null 2>&1; }
 debian_mirror() {
   if [ -n "${OUTRIGGER_DEBIAN_MIRROR:-}" ]; then echo "$OUTRIGGER_DEBIAN_MIRROR"; return; fi
   local uri
-  uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null \
+  uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v '^[[:space:]]*#' \
     | grep -oE 'https?://[^ ]+/debian/?( |$)' | grep -v security | head -n1 | tr -d ' ' || true)
   echo "${uri:-http://deb.debian.org/debian}"
 }
