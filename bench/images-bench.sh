@@ -17,7 +17,7 @@ cold=$(OUTRIGGER_NO_CACHE=1 seconds bash scripts/build-images.sh)
 # from the same base (no context to copy, nothing to check but the cache).
 floor_dir=$(mktemp -d /tmp/outrigger-floor-XXXXXX)
 printf 'FROM outrigger/debian-base:bookworm\nRUN true\n' >"$floor_dir/Dockerfile"
-"$engine" build -q -t outrigger/bench-floor:0 "$floor_dir" >/dev/null 2>&1
+"$engine" build -q --network host -t outrigger/bench-floor:0 "$floor_dir" >/dev/null 2>&1
 floor_once() { for _ in 1 2 3; do "$engine" build -q --network host -t outrigger/bench-floor:0 "$floor_dir" >/dev/null 2>&1; done; }
 floor=()
 for _ in 1 2 3; do floor+=("$(seconds floor_once)"); done
