@@ -109,9 +109,16 @@ if [ ! -x dist/outrigger-cni ] && [ -f scripts/build-cni.mjs ]; then
 fi
 context="$cache/context"
 rm -rf "$context"
-mkdir -p "$context/dist" "$context/bin"
+mkdir -p "$context/dist" "$context/dist-init" "$context/bin"
 cp -p "$node_bin" "$context/node"
 cp -p dist/*.mjs "$context/dist/"
+cp -p dist/*.LEGAL.txt "$context/dist/" 2>/dev/null || true
+# proxy-init holds NET_ADMIN: it gets only the bundle files `outrigger init` reaches (no injector,
+# fastify or Kubernetes client), with their license notices.
+for file in $("$node_bin" scripts/bundle-closure.mjs dist --exclude inject-command- --exclude injector-command-); do
+  cp -p "dist/$file" "$context/dist-init/"
+  [ -f "dist/$file.LEGAL.txt" ] && cp -p "dist/$file.LEGAL.txt" "$context/dist-init/"
+done
 if [ -x dist/outrigger-cni ]; then cp -p dist/outrigger-cni "$context/bin/outrigger-cni"
 else log "dist/outrigger-cni is not built here (no scripts/build-cni.mjs); the outrigger image ships without it"; fi
 cp -p images/stand-in-proxy.py "$context/stand-in-proxy.py"
