@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Installs what outrigger's tests, demo and image builds need on a fresh Debian 12 machine (root):
 # OS packages from Debian, then the npm dependencies (which bring Node 24 itself).
-# Idempotent and quick when everything is already there.
+# Idempotent and quick when everything is already there. The container tools (podman, Docker,
+# debootstrap: image builds and the end-to-end test in `npm test`) come too unless
+# OUTRIGGER_WITH_CONTAINERS=0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(iptables nftables iproute2 util-linux python3 conntrack containernetworking-plugins)
-if [ "${OUTRIGGER_WITH_CONTAINERS:-0}" = 1 ]; then
-  packages+=(podman catatonit docker.io debootstrap uidmap slirp4netns fuse-overlayfs)
+if [ "${OUTRIGGER_WITH_CONTAINERS:-1}" = 1 ]; then
+  packages+=(podman catatonit runc docker.io debootstrap uidmap slirp4netns fuse-overlayfs)
 fi
+# Rendering manifests needs `kubectl kustomize`; Debian's kubernetes-client only when no kubectl exists.
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -23,6 +27,21 @@ if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# podman on these VMs: containers cannot raise rlimits (default_ulimits = []), and crun refuses the
+# hybrid cgroup layout (runc does not). Written once, keeping whatever else the file holds.
+if [ "${OUTRIGGER_WITH_CONTAINERS:-1}" = 1 ]; then
+  conf=/etc/containers/containers.conf
+  mkdir -p /etc/containers
+  touch "$conf"
+  ensure_toml() { # section key value
+    if grep -qE "^[[:space:]]*$2[[:space:]]*=" "$conf"; then return; fi
+    if grep -qE "^\\[$1\\]" "$conf"; then sed -i "/^\\[$1\\]/a $2 = $3" "$conf"
+    else printf '\n[%s]\n%s = %s\n' "$1" "$2" "$3" >>"$conf"; fi
+  }
+  ensure_toml containers default_ulimits '[]'
+  ensure_toml engine runtime '"runc"'
 fi
 
 # npm dependencies (Node 24 comes in as the `node` devDependency); reinstall only when the lockfile changed.

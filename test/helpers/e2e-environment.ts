@@ -1,0 +1,99 @@
+/**
+ * The end-to-end tests' shared start: checks root and the tools, builds the images (cached: the
+ * first run makes the Debian base with debootstrap, later runs take seconds), creates a podman setup
+ * of the test's own and a private network (one bridge and 198.18.x.0/24 per run, no gateway, no NAT;
+ * each network hands out its own part of the subnet), and plays the peer pod whose app answers on 8080.
+ * Also: one bounded connection from inside a container, and the check that an app's outbound
+ * connection went through the stand-in proxy. `stop()` removes every pod, bridge and IPAM record
+ * the run made, whatever state it is in.
+ */
+
+import { randomBytes, randomInt } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { createPodmanSetup, createPodNetwork, playKube, type PodmanSetup, type PodNetwork, podman, removePodNetworks, removePods, run, runOk } from './podman.js';
+
+export const E2eFixtures = 'test/fixtures/e2e';
+export const Cli = 'dist/outrigger.mjs';
+
+export interface E2eEnvironment {
+  readonly id: string;
+  readonly dir: string;
+  readonly setup: PodmanSetup;
+  /** The plain network (no chained plugin): .10-.99 of the run's subnet. */
+  readonly network: PodNetwork;
+  readonly peer: string;
+  /** Adds a network on the same bridge and subnet over [first, last] of its host numbers. */
+  addNetwork(name: string, first: number, last: number, chained?: readonly object[]): PodNetwork;
+  /** Pods to remove at stop(), beside the peer. */
+  track(pod: string): void;
+  stop(): void;
+}
+
+export function startE2eEnvironment(): E2eEnvironment {
+  if (process.getuid?.() !== 0) throw new Error('the podman end-to-end tests need root (pods with NET_ADMIN init containers, nsenter); run npm test as root');
+  for (const tool of ['podman', 'nsenter', 'ip']) {
+    if (run('sh', ['-c', `command -v ${tool}`]).status !== 0) throw new Error(`${tool} is not installed: run bash scripts/setup-host.sh`);
+  }
+  runOk('bash', ['scripts/build-images.sh'], { timeoutMs: 1_500_000 });
+  const id = randomBytes(3).toString('hex');
+  const dir = mkdtempSync(join(tmpdir(), 'outrigger-e2e-'));
+  const setup = createPodmanSetup(dir);
+  const octet = randomInt(100, 250);
+  const networks: PodNetwork[] = [];
+  const pods: string[] = [];
+  const addNetwork = (name: string, first: number, last: number, chained: readonly object[] = []): PodNetwork => {
+    const network = createPodNetwork(setup, { name: `${name}-${id}`, bridge: `ore2e${id}`, subnet: `198.18.${octet}.0/24`, rangeStart: `198.18.${octet}.${first}`, rangeEnd: `198.18.${octet}.${last}` }, chained);
+    networks.push(network);
+    return network;
+  };
+  const peer = `peer-${id}`;
+  pods.push(peer);
+  const stop = () => {
+    removePods(setup, pods);
+    removePodNetworks(networks);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const network = addNetwork('or-e2e', 10, 99);
+    const peerPath = join(dir, 'peer-pod.yaml');
+    writeFileSync(peerPath, readFileSync(`${E2eFixtures}/peer-pod.yaml`, 'utf8').replace('name: peer', `name: ${peer}`));
+    playKube(setup, network, peerPath);
+    return { id, dir, setup, network, peer, addNetwork, track: (pod) => pods.push(pod), stop };
+  } catch (error) {
+    stop();
+    throw error;
+  }
+}
+
+export interface ConnectResult {
+  client_uid: number;
+  target: string;
+  lines: Record<string, unknown>[];
+  error?: string;
+}
+
+/** One bounded TCP connection from inside a container (stand-in-proxy.py connect: 3 s timeout). */
+export function connectFrom(setup: PodmanSetup, container: string, host: string, port: number): ConnectResult {
+  const result = podman(setup, ['exec', container, '/usr/local/bin/stand-in-proxy.py', 'connect', host, String(port)], 20_000);
+  const line = result.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line) as ConnectResult;
+  } catch {
+    throw new Error(`connect from ${container} to ${host}:${port} printed no result (exit ${result.status}): ${result.stderr}${result.stdout}`);
+  }
+}
+
+/** The pod's app (uid 1000) reached the peer through the proxy (uid 1337), original destination kept. */
+export function expectCapturedOutbound(setup: PodmanSetup, pod: string, podAddress: string, peerAddress: string): void {
+  const out = connectFrom(setup, `${pod}-app`, peerAddress, 8080);
+  expect(out.error).toBeUndefined();
+  expect(out.client_uid).toBe(1000);
+  expect(out.lines).toHaveLength(2);
+  expect(out.lines[0]).toMatchObject({ via: 'stand-in-proxy', listener: 'outbound', original_dst: `${peerAddress}:8080`, uid: 1337 });
+  // The proxy's upstream connection reached the peer from the pod's address, and was not captured again.
+  expect(out.lines[1]).toMatchObject({ app: 'peer', local: `${peerAddress}:8080` });
+  expect(String(out.lines[1]?.peer)).toMatch(new RegExp(`^${podAddress.replaceAll('.', '\\.')}:\\d+$`));
+}
