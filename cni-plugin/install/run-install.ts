@@ -79,9 +79,13 @@ export async function runInstall(argv: readonly string[], env: NodeJS.ProcessEnv
 
     // 3. Our entry in the primary config, kept there.
     const metrics = createInstallerMetrics();
+    let installedAt: number | undefined;
     const keeper = new ConflistKeeper({
       confDir: options.cniConfDir, entry: pluginEntry(options), resyncMs: options.resyncMs, log,
-      onState: (state) => metrics.installed.set(state === 'installed' ? 1 : 0),
+      onState: (state) => {
+        metrics.installed.set(state === 'installed' ? 1 : 0);
+        if (state === 'installed') installedAt ??= Date.now();
+      },
     });
     cleanup.push(async () => {
       await keeper.stop();
@@ -98,6 +102,7 @@ export async function runInstall(argv: readonly string[], env: NodeJS.ProcessEnv
       const loop = new RepairLoop({
         mode: options.repairMode, nodeName: options.nodeName, excludeNamespaces: options.excludeNamespaces, hostProc: options.hostProc,
         intervalMs: options.repairIntervalMs, api: createKubeApi(endpoint), metrics, log: log.child({ part: 'repair' }),
+        installedAt: () => (keeper.state === 'installed' ? installedAt : undefined),
       });
       cleanup.push(() => loop.stop());
       loop.start();

@@ -40,11 +40,12 @@ afterAll(async () => {
   await api.close();
 });
 
-function pod(name: string, options: { ns?: string; node?: string; annotated?: boolean; exitCode?: number; waiting?: boolean; hostNetwork?: boolean; uid?: string } = {}): Pod {
+function pod(name: string, options: { createdAt?: number; ns?: string; node?: string; annotated?: boolean; exitCode?: number; waiting?: boolean; hostNetwork?: boolean; uid?: string } = {}): Pod {
   const terminated = { exitCode: options.exitCode ?? 126 };
   return {
     metadata: {
       name, namespace: options.ns ?? 'shop', uid: options.uid ?? randomUUID(),
+      creationTimestamp: new Date(options.createdAt ?? Date.now() - 3_600_000).toISOString().replace(/\.\d+Z$/, 'Z'),
       ...(options.annotated === false ? {} : { annotations: { [CaptureSettingsAnnotation]: settings, 'sidecar.istio.io/status': '{}' } }),
     },
     spec: { nodeName: options.node ?? NODE, ...(options.hostNetwork ? { hostNetwork: true } : {}) },
@@ -83,6 +84,7 @@ describe('repair mode delete', () => {
       escaped, backingOff,
       pod('captured', { exitCode: 0 }), pod('other-failure', { exitCode: 1 }), pod('system', { ns: 'kube-system' }),
       pod('elsewhere', { node: 'worker-2' }), pod('not-prepared', { annotated: false }), pod('host-network', { hostNetwork: true }),
+      pod('created-after-install', { createdAt: Date.now() + 600_000 }),
     ];
     api.requests.length = 0;
     const { installer, layout } = startWithRepair('delete');
@@ -109,6 +111,7 @@ describe('repair mode delete', () => {
     const metrics = (await httpGet(port, '/metrics')).body;
     expect(metric(metrics, 'mode="delete",outcome="deleted",reason="validation-failed"')).toBe(2);
     expect(metric(metrics, 'mode="delete",outcome="failed",reason="delete-failed"')).toBe(0);
+    expect(metric(metrics, 'mode="delete",outcome="skipped",reason="started-after-install"')).toBe(1);
 
     // The token rotates: the next calls carry the new one.
     api.token = 'token-two';
