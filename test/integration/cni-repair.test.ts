@@ -129,11 +129,12 @@ describe('repair mode apply', () => {
     const uid = randomUUID();
     const sandbox = await startPodProcess(pair.pod, uid);
     expect(readFileSync(`/proc/${sandbox.pid}/cgroup`, 'utf8')).toContain(`pod${uid.replaceAll('-', '_')}.slice`);
-    await startProbe(pair.peer, { name: 'peer-app', tcp: ['0.0.0.0:8080'] });
-    await startProbe(pair.pod, { name: 'proxy-outbound', tcp: ['0.0.0.0:15001'], uid: 1337 });
-    await startProbe(pair.pod, { name: 'proxy-inbound', tcp: ['0.0.0.0:15006'], uid: 1337 });
+    await startProbe(pair.peer, { name: 'peer-app', tcp: ['0.0.0.0:8080', '[::]:8080'] });
+    await startProbe(pair.pod, { name: 'proxy-outbound', tcp: ['0.0.0.0:15001', '[::]:15001'], uid: 1337 });
+    await startProbe(pair.pod, { name: 'proxy-inbound', tcp: ['0.0.0.0:15006', '[::]:15006'], uid: 1337 });
     // Before the repair the pod is not captured: the app reaches its peer directly.
     expect(await probe(pair.pod, 'tcp', pair.peerV4, 8080, { uid: 1000, gid: 1000 })).toMatchObject({ listener: 'peer-app' });
+    expect(await probe(pair.pod, 'tcp', pair.peerV6, 8080, { uid: 1000, gid: 1000 })).toMatchObject({ listener: 'peer-app' });
 
     api.pods = [pod('escaped', { uid }), pod('no-process')];
     api.requests.length = 0;
@@ -150,6 +151,10 @@ describe('repair mode apply', () => {
       listener: 'proxy-outbound', original_dst: hostPort(pair.peerV4, 8080),
     });
     expect(await probe(pair.peer, 'tcp', pair.podV4, 9090)).toMatchObject({ listener: 'proxy-inbound', original_dst: hostPort(pair.podV4, 9090) });
+    // The pod has a global IPv6 address, so IPv6 is captured too (ipv6 auto, as outrigger init).
+    expect(await probe(pair.pod, 'tcp', pair.peerV6, 8080, { uid: 1000, gid: 1000 })).toMatchObject({
+      listener: 'proxy-outbound', original_dst: hostPort(pair.peerV6, 8080),
+    });
     // The proxy's own traffic still goes straight out.
     expect(await probe(pair.pod, 'tcp', pair.peerV4, 8080, { uid: 1337, gid: 1337 })).toMatchObject({ listener: 'peer-app' });
     const repairedLog = installer.logs.find((l) => l.msg.startsWith('applied capture'));
