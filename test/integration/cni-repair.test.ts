@@ -59,15 +59,28 @@ function pod(name: string, options: { createdAt?: number; ns?: string; node?: st
   };
 }
 
-function startWithRepair(mode: 'delete' | 'apply'): { installer: InstallerProcess; layout: NodeLayout } {
+function startWithRepair(mode: 'delete' | 'apply', through: 'in-cluster' | 'kubeconfig' = 'in-cluster'): { installer: InstallerProcess; layout: NodeLayout } {
   const layout = makeNodeLayout(api.caPem, api.token);
   layouts.push(layout);
   writeFileSync(join(layout.confDir, '10-flannel.conflist'), readFileSync(new URL('../fixtures/cni-configs/10-flannel.conflist', import.meta.url)));
   writeFileSync(join(layout.root, 'outrigger-cni'), 'plugin stand-in bytes\n');
+  let access: string[] = [];
+  let env: Record<string, string> = { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port) };
+  if (through === 'kubeconfig') {
+    const kubeconfig = join(layout.root, 'kubeconfig');
+    writeFileSync(kubeconfig, [
+      'apiVersion: v1', 'kind: Config', 'current-context: stand-in',
+      'clusters:', '- name: stand-in', '  cluster:', `    server: https://127.0.0.1:${api.port}`, '    certificate-authority: sa/ca.crt',
+      'users:', '- name: u', '  user:', '    tokenFile: sa/token',
+      'contexts:', '- name: stand-in', '  context: { cluster: stand-in, user: u }', '',
+    ].join('\n'));
+    access = ['--kubeconfig', kubeconfig];
+    env = {};
+  }
   const installer = startInstaller(layout, [
     '--plugin-binary', join(layout.root, 'outrigger-cni'), '--repair-mode', mode, '--node-name', NODE, '--repair-interval', '200ms',
-    '--host-proc', '/proc', '--exclude-namespaces', 'kube-system,outrigger',
-  ], { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port) });
+    '--host-proc', '/proc', '--exclude-namespaces', 'kube-system,outrigger', ...access,
+  ], env);
   return { installer, layout };
 }
 
@@ -119,6 +132,17 @@ describe('repair mode delete', () => {
     api.pods.push(pod('escaped-later'));
     await waitFor('the delete with the rotated token', () => api.requests.find((r) => r.method === 'DELETE' && r.path.endsWith('/escaped-later')));
     expect(api.requests.find((r) => r.path.endsWith('/escaped-later'))?.authorization).toBe('Bearer token-two');
+    expect(await installer.stop()).toBe(0);
+  });
+
+  it('reaches the API through --kubeconfig (server, CA file, token file) as well', async () => {
+    api.pods = [pod('escaped-kc')];
+    api.requests.length = 0;
+    const { installer, layout } = startWithRepair('delete', 'kubeconfig');
+    await waitFor('the delete', () => api.requests.find((r) => r.method === 'DELETE' && r.path === '/api/v1/namespaces/shop/pods/escaped-kc'));
+    expect(api.requests.every((r) => r.authorization === `Bearer ${api.token}`)).toBe(true);
+    const written = readFileSync(join(layout.confDir, 'ZZZ-outrigger-cni-kubeconfig'), 'utf8');
+    expect(written).toContain(`server: "https://127.0.0.1:${api.port}"`);
     expect(await installer.stop()).toBe(0);
   });
 });
