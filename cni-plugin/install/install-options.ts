@@ -57,7 +57,7 @@ export const InstallFlags: Readonly<Record<string, FlagSpec>> = {
   'log-level': { default: 'info', describe: 'debug, info, warn, error or silent' },
   'plugin-log-level': { describe: "The plugin's log level in its config (default: --log-level)" },
   'repair-mode': { default: 'delete', describe: 'What to do with pods that escaped capture: delete, apply or off' },
-  'node-name': { env: 'NODE_NAME', describe: 'This node (env NODE_NAME); required unless --repair-mode off' },
+  'node-name': { env: 'NODE_NAME', describe: 'This node; required unless --repair-mode off' },
   'metrics-port': { default: '15014', describe: 'Plain HTTP port for /metrics and /readyz (0: any free port)' },
   'token-file': { default: '/var/run/secrets/kubernetes.io/serviceaccount/token', describe: 'Service-account token (rotates)' },
   'ca-file': { default: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt', describe: "The API server's CA bundle" },

@@ -3,12 +3,12 @@
  * directory, write its kubeconfig and keep it fresh, keep our entry in the primary CNI config,
  * run the repair loop (unless --repair-mode off), serve /readyz and /metrics, and on SIGTERM
  * (or SIGINT) remove exactly what it added — our conflist entry, the binary, the kubeconfig —
- * then exit 0. Exit 2 for bad flags (nothing touched), 1 when start-up fails (what was already
- * added is removed again).
+ * then exit 0. Exit 2 for bad flags (nothing touched) or an unusable --kubeconfig, 1 when
+ * start-up fails otherwise (what was already added is removed again in both cases).
  */
 
 import { readFile } from 'node:fs/promises';
-import { isOutriggerError } from '../../common/errors.js';
+import { ErrorCodes, isOutriggerError } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/log.js';
 import { createKubeApi } from '../repair/kube-api.js';
 import { RepairLoop } from '../repair/repair-loop.js';
@@ -39,7 +39,8 @@ export async function runInstall(argv: readonly string[], env: NodeJS.ProcessEnv
   }
   const log = createLogger({ name: 'outrigger-cni-install', level: options.logLevel });
   const stop = new Promise<string>((resolve) => {
-    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve(signal));
+    // `on`, not `once`: a second signal during clean-up must not kill us half-way.
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => resolve(signal));
   });
   const cleanup: (() => Promise<void>)[] = [];
   const undo = async () => {
@@ -79,9 +80,13 @@ export async function runInstall(argv: readonly string[], env: NodeJS.ProcessEnv
 
     // 3. Our entry in the primary config, kept there.
     const metrics = createInstallerMetrics();
+    let installedAt: number | undefined;
     const keeper = new ConflistKeeper({
       confDir: options.cniConfDir, entry: pluginEntry(options), resyncMs: options.resyncMs, log,
-      onState: (state) => metrics.installed.set(state === 'installed' ? 1 : 0),
+      onState: (state) => {
+        metrics.installed.set(state === 'installed' ? 1 : 0);
+        if (state === 'installed') installedAt ??= Date.now();
+      },
     });
     cleanup.push(async () => {
       await keeper.stop();
@@ -92,12 +97,16 @@ export async function runInstall(argv: readonly string[], env: NodeJS.ProcessEnv
 
     // 4. Status and metrics, then the repair loop.
     const status = await startStatusServer(options.metricsPort, metrics.registry, () => keeper.state);
-    cleanup.push(() => new Promise<void>((resolve) => status.server.close(() => resolve())));
+    cleanup.push(() => new Promise<void>((resolve) => {
+      status.server.close(() => resolve());
+      status.server.closeAllConnections(); // a scraper's keep-alive connection must not hold us
+    }));
     log.info({ port: status.port }, 'serving /readyz and /metrics');
     if (options.repairMode !== 'off') {
       const loop = new RepairLoop({
         mode: options.repairMode, nodeName: options.nodeName, excludeNamespaces: options.excludeNamespaces, hostProc: options.hostProc,
         intervalMs: options.repairIntervalMs, api: createKubeApi(endpoint), metrics, log: log.child({ part: 'repair' }),
+        installedAt: () => (keeper.state === 'installed' ? installedAt : undefined),
       });
       cleanup.push(() => loop.stop());
       loop.start();
@@ -111,7 +120,8 @@ export async function runInstall(argv: readonly string[], env: NodeJS.ProcessEnv
   } catch (error) {
     logStartFailure(log, error);
     await undo();
-    return 1;
+    // A kubeconfig that cannot be used is bad input like a bad flag.
+    return isOutriggerError(error) && error.code === ErrorCodes.InvalidInput ? 2 : 1;
   }
 }
 

@@ -17,7 +17,7 @@ import { CaptureSettingsAnnotation, decodeCaptureSettings } from '../../capture/
 import type { Logger } from '../../common/log.js';
 import { findPodNetns } from './find-pod-netns.js';
 import type { KubeApi } from './kube-api.js';
-import { decideRepair, type Pod } from './repair-decisions.js';
+import { decideRepair, type Pod, SkipReasons } from './repair-decisions.js';
 import { FailureReasons, type InstallerMetrics, RepairOutcomes } from './repair-metrics.js';
 
 export interface RepairLoopOptions {
@@ -27,13 +27,15 @@ export interface RepairLoopOptions {
   readonly hostProc: string;
   readonly intervalMs: number;
   readonly api: KubeApi;
+  /** When our entry was first in the primary config; undefined while it is not (nothing is repaired then). */
+  readonly installedAt: () => number | undefined;
   readonly metrics: InstallerMetrics;
   readonly log: Logger;
 }
 
 export interface RepairResult {
   readonly pod: string;
-  readonly outcome: 'repaired' | 'deleted' | 'failed';
+  readonly outcome: 'repaired' | 'deleted' | 'failed' | 'skipped';
   readonly reason: string;
 }
 
@@ -41,6 +43,7 @@ export class RepairLoop {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<unknown> | undefined;
   #handled = new Map<string, number>();
+  #warned = new Set<string>();
   #failures = new Map<string, { attempts: number; retryAt: number }>();
   #listFailing = false;
 
@@ -63,6 +66,9 @@ export class RepairLoop {
 
   /** One pass over this node's pods; returns what it did. */
   async runOnce(): Promise<RepairResult[]> {
+    // Before the plugin is on the node, a deleted pod would come back uncaptured again.
+    const installedAtMs = this.options.installedAt();
+    if (installedAtMs === undefined) return [];
     let pods: Pod[];
     try {
       pods = await this.options.api.listNodePods(this.options.nodeName);
@@ -77,7 +83,12 @@ export class RepairLoop {
     const seen = new Set<string>();
     for (const pod of pods) {
       seen.add(pod.metadata.uid);
-      const decision = decideRepair(pod, this.options);
+      const decision = decideRepair(pod, { ...this.options, installedAtMs });
+      if (!decision.repair && decision.reason === SkipReasons.startedAfterInstall && !this.#warned.has(pod.metadata.uid)) {
+        this.#warned.add(pod.metadata.uid);
+        this.options.log.warn({ pod: `${pod.metadata.namespace}/${pod.metadata.name}` }, 'proxy-validation fails (126) in a pod created after the plugin was installed; not repairing it (check the plugin log)');
+        this.options.metrics.repairs.inc({ mode: this.options.mode, outcome: RepairOutcomes.skipped, reason: 'started-after-install' });
+      }
       if (!decision.repair || this.#handled.get(pod.metadata.uid) === decision.restartCount) continue;
       const backoff = this.#failures.get(pod.metadata.uid);
       if (backoff && Date.now() < backoff.retryAt) continue;
@@ -95,6 +106,7 @@ export class RepairLoop {
     }
     for (const uid of this.#handled.keys()) if (!seen.has(uid)) this.#handled.delete(uid);
     for (const uid of this.#failures.keys()) if (!seen.has(uid)) this.#failures.delete(uid);
+    for (const uid of this.#warned) if (!seen.has(uid)) this.#warned.delete(uid);
     return results;
   }
 

@@ -1,12 +1,12 @@
 /**
  * Prometheus metrics of the installer and its repair loop, in a registry of their own:
- *   outrigger_cni_repair_pods_total{mode, outcome, reason}  outcome: repaired | deleted | failed
+ *   outrigger_cni_repair_pods_total{mode, outcome, reason}  outcome: repaired | deleted | failed | skipped
  *   outrigger_cni_installed                                1 while our entry is in the primary config
  */
 
 import { Counter, Gauge, Registry } from 'prom-client';
 
-export const RepairOutcomes = { repaired: 'repaired', deleted: 'deleted', failed: 'failed' } as const;
+export const RepairOutcomes = { repaired: 'repaired', deleted: 'deleted', failed: 'failed', skipped: 'skipped' } as const;
 export type RepairOutcome = (typeof RepairOutcomes)[keyof typeof RepairOutcomes];
 
 export const FailureReasons = {

@@ -223,6 +223,18 @@ describe('waiting and refusing', () => {
     expect(readFileSync(join(node.confDir, '05-cilium.conflist'), 'utf8')).toBe(fixture('05-cilium.conflist'));
   });
 
+  it('stops cleanly while still waiting, even when signalled twice', async () => {
+    const node = makeNode({});
+    const before = snapshot(node);
+    const installer = start(node);
+    const port = await installer.statusPort();
+    await waitFor('/readyz 503', async () => (await httpGet(port, '/readyz')).status === 503);
+    installer.child.kill('SIGTERM');
+    installer.child.kill('SIGTERM');
+    expect(await installer.exited).toBe(0);
+    expect(snapshot(node)).toEqual(before);
+  });
+
   it.each([
     ['malformed JSON', (dir: string) => writeFileSync(join(dir, '10-flannel.conflist'), fixture('10-flannel.conflist').slice(0, 120)), /10-flannel\.conflist is not usable: not valid JSON/],
     ['a list without plugins', (dir: string) => writeFileSync(join(dir, '10-flannel.conflist'), '{"name":"cbr0","cniVersion":"0.3.1"}'), /needs a "plugins" array/],

@@ -40,11 +40,12 @@ afterAll(async () => {
   await api.close();
 });
 
-function pod(name: string, options: { ns?: string; node?: string; annotated?: boolean; exitCode?: number; waiting?: boolean; hostNetwork?: boolean; uid?: string } = {}): Pod {
+function pod(name: string, options: { createdAt?: number; ns?: string; node?: string; annotated?: boolean; exitCode?: number; waiting?: boolean; hostNetwork?: boolean; uid?: string } = {}): Pod {
   const terminated = { exitCode: options.exitCode ?? 126 };
   return {
     metadata: {
       name, namespace: options.ns ?? 'shop', uid: options.uid ?? randomUUID(),
+      creationTimestamp: new Date(options.createdAt ?? Date.now() - 3_600_000).toISOString().replace(/\.\d+Z$/, 'Z'),
       ...(options.annotated === false ? {} : { annotations: { [CaptureSettingsAnnotation]: settings, 'sidecar.istio.io/status': '{}' } }),
     },
     spec: { nodeName: options.node ?? NODE, ...(options.hostNetwork ? { hostNetwork: true } : {}) },
@@ -58,15 +59,28 @@ function pod(name: string, options: { ns?: string; node?: string; annotated?: bo
   };
 }
 
-function startWithRepair(mode: 'delete' | 'apply'): { installer: InstallerProcess; layout: NodeLayout } {
+function startWithRepair(mode: 'delete' | 'apply', through: 'in-cluster' | 'kubeconfig' = 'in-cluster'): { installer: InstallerProcess; layout: NodeLayout } {
   const layout = makeNodeLayout(api.caPem, api.token);
   layouts.push(layout);
   writeFileSync(join(layout.confDir, '10-flannel.conflist'), readFileSync(new URL('../fixtures/cni-configs/10-flannel.conflist', import.meta.url)));
   writeFileSync(join(layout.root, 'outrigger-cni'), 'plugin stand-in bytes\n');
+  let access: string[] = [];
+  let env: Record<string, string> = { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port) };
+  if (through === 'kubeconfig') {
+    const kubeconfig = join(layout.root, 'kubeconfig');
+    writeFileSync(kubeconfig, [
+      'apiVersion: v1', 'kind: Config', 'current-context: stand-in',
+      'clusters:', '- name: stand-in', '  cluster:', `    server: https://127.0.0.1:${api.port}`, '    certificate-authority: sa/ca.crt',
+      'users:', '- name: u', '  user:', '    tokenFile: sa/token',
+      'contexts:', '- name: stand-in', '  context: { cluster: stand-in, user: u }', '',
+    ].join('\n'));
+    access = ['--kubeconfig', kubeconfig];
+    env = {};
+  }
   const installer = startInstaller(layout, [
     '--plugin-binary', join(layout.root, 'outrigger-cni'), '--repair-mode', mode, '--node-name', NODE, '--repair-interval', '200ms',
-    '--host-proc', '/proc', '--exclude-namespaces', 'kube-system,outrigger',
-  ], { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port) });
+    '--host-proc', '/proc', '--exclude-namespaces', 'kube-system,outrigger', ...access,
+  ], env);
   return { installer, layout };
 }
 
@@ -83,6 +97,7 @@ describe('repair mode delete', () => {
       escaped, backingOff,
       pod('captured', { exitCode: 0 }), pod('other-failure', { exitCode: 1 }), pod('system', { ns: 'kube-system' }),
       pod('elsewhere', { node: 'worker-2' }), pod('not-prepared', { annotated: false }), pod('host-network', { hostNetwork: true }),
+      pod('created-after-install', { createdAt: Date.now() + 600_000 }),
     ];
     api.requests.length = 0;
     const { installer, layout } = startWithRepair('delete');
@@ -109,6 +124,7 @@ describe('repair mode delete', () => {
     const metrics = (await httpGet(port, '/metrics')).body;
     expect(metric(metrics, 'mode="delete",outcome="deleted",reason="validation-failed"')).toBe(2);
     expect(metric(metrics, 'mode="delete",outcome="failed",reason="delete-failed"')).toBe(0);
+    expect(metric(metrics, 'mode="delete",outcome="skipped",reason="started-after-install"')).toBe(1);
 
     // The token rotates: the next calls carry the new one.
     api.token = 'token-two';
@@ -116,6 +132,17 @@ describe('repair mode delete', () => {
     api.pods.push(pod('escaped-later'));
     await waitFor('the delete with the rotated token', () => api.requests.find((r) => r.method === 'DELETE' && r.path.endsWith('/escaped-later')));
     expect(api.requests.find((r) => r.path.endsWith('/escaped-later'))?.authorization).toBe('Bearer token-two');
+    expect(await installer.stop()).toBe(0);
+  });
+
+  it('reaches the API through --kubeconfig (server, CA file, token file) as well', async () => {
+    api.pods = [pod('escaped-kc')];
+    api.requests.length = 0;
+    const { installer, layout } = startWithRepair('delete', 'kubeconfig');
+    await waitFor('the delete', () => api.requests.find((r) => r.method === 'DELETE' && r.path === '/api/v1/namespaces/shop/pods/escaped-kc'));
+    expect(api.requests.every((r) => r.authorization === `Bearer ${api.token}`)).toBe(true);
+    const written = readFileSync(join(layout.confDir, 'ZZZ-outrigger-cni-kubeconfig'), 'utf8');
+    expect(written).toContain(`server: "https://127.0.0.1:${api.port}"`);
     expect(await installer.stop()).toBe(0);
   });
 });
@@ -126,11 +153,12 @@ describe('repair mode apply', () => {
     const uid = randomUUID();
     const sandbox = await startPodProcess(pair.pod, uid);
     expect(readFileSync(`/proc/${sandbox.pid}/cgroup`, 'utf8')).toContain(`pod${uid.replaceAll('-', '_')}.slice`);
-    await startProbe(pair.peer, { name: 'peer-app', tcp: ['0.0.0.0:8080'] });
-    await startProbe(pair.pod, { name: 'proxy-outbound', tcp: ['0.0.0.0:15001'], uid: 1337 });
-    await startProbe(pair.pod, { name: 'proxy-inbound', tcp: ['0.0.0.0:15006'], uid: 1337 });
+    await startProbe(pair.peer, { name: 'peer-app', tcp: ['0.0.0.0:8080', '[::]:8080'] });
+    await startProbe(pair.pod, { name: 'proxy-outbound', tcp: ['0.0.0.0:15001', '[::]:15001'], uid: 1337 });
+    await startProbe(pair.pod, { name: 'proxy-inbound', tcp: ['0.0.0.0:15006', '[::]:15006'], uid: 1337 });
     // Before the repair the pod is not captured: the app reaches its peer directly.
     expect(await probe(pair.pod, 'tcp', pair.peerV4, 8080, { uid: 1000, gid: 1000 })).toMatchObject({ listener: 'peer-app' });
+    expect(await probe(pair.pod, 'tcp', pair.peerV6, 8080, { uid: 1000, gid: 1000 })).toMatchObject({ listener: 'peer-app' });
 
     api.pods = [pod('escaped', { uid }), pod('no-process')];
     api.requests.length = 0;
@@ -147,6 +175,10 @@ describe('repair mode apply', () => {
       listener: 'proxy-outbound', original_dst: hostPort(pair.peerV4, 8080),
     });
     expect(await probe(pair.peer, 'tcp', pair.podV4, 9090)).toMatchObject({ listener: 'proxy-inbound', original_dst: hostPort(pair.podV4, 9090) });
+    // The pod has a global IPv6 address, so IPv6 is captured too (ipv6 auto, as outrigger init).
+    expect(await probe(pair.pod, 'tcp', pair.peerV6, 8080, { uid: 1000, gid: 1000 })).toMatchObject({
+      listener: 'proxy-outbound', original_dst: hostPort(pair.peerV6, 8080),
+    });
     // The proxy's own traffic still goes straight out.
     expect(await probe(pair.pod, 'tcp', pair.peerV4, 8080, { uid: 1337, gid: 1337 })).toMatchObject({ listener: 'peer-app' });
     const repairedLog = installer.logs.find((l) => l.msg.startsWith('applied capture'));

@@ -93,10 +93,10 @@ describe('kubeconfig', () => {
 });
 
 const uid = '5f0e2c5a-9a3b-4c1e-8d7f-0123456789ab';
-function pod(overrides: { ns?: string; annotated?: boolean; hostNetwork?: boolean; node?: string; deleting?: boolean; statuses?: unknown[] } = {}): Pod {
+function pod(overrides: { created?: string; ns?: string; annotated?: boolean; hostNetwork?: boolean; node?: string; deleting?: boolean; statuses?: unknown[] } = {}): Pod {
   return {
     metadata: {
-      name: 'web-1', namespace: overrides.ns ?? 'shop', uid,
+      name: 'web-1', namespace: overrides.ns ?? 'shop', uid, creationTimestamp: overrides.created ?? '2026-01-01T00:00:00Z',
       ...(overrides.annotated === false ? {} : { annotations: { [CaptureSettingsAnnotation]: '{}' } }),
       ...(overrides.deleting ? { deletionTimestamp: '2026-01-01T00:00:00Z' } : {}),
     },
@@ -106,11 +106,13 @@ function pod(overrides: { ns?: string; annotated?: boolean; hostNetwork?: boolea
 }
 
 describe('repair decision', () => {
-  const opts = { nodeName: 'worker-1', excludeNamespaces: ['kube-system'] };
+  const opts = { nodeName: 'worker-1', excludeNamespaces: ['kube-system'], installedAtMs: Date.parse('2026-01-01T00:10:00Z') };
   it('repairs a prepared pod whose validation exited 126, now or before its back-off', () => {
     expect(decideRepair(pod(), opts)).toEqual({ repair: true, restartCount: 2 });
     const waiting = [{ name: 'proxy-validation', restartCount: 3, state: { waiting: { reason: 'CrashLoopBackOff' } }, lastState: { terminated: { exitCode: 126 } } }];
     expect(decideRepair(pod({ statuses: waiting }), opts)).toEqual({ repair: true, restartCount: 3 });
+    // Created just after the install time, within the allowed clock skew: still repaired.
+    expect(decideRepair(pod({ created: '2026-01-01T00:10:20Z' }), opts)).toEqual({ repair: true, restartCount: 2 });
   });
   it.each([
     [{ annotated: false }, SkipReasons.notPrepared],
@@ -122,6 +124,7 @@ describe('repair decision', () => {
     [{ statuses: [{ name: 'proxy-validation', state: { terminated: { exitCode: 1 } } }] }, SkipReasons.captured],
     [{ statuses: [{ name: 'proxy-validation', state: { running: {} }, lastState: { terminated: { exitCode: 126 } } }] }, SkipReasons.captured],
     [{ statuses: [{ name: 'other-init', state: { terminated: { exitCode: 126 } } }] }, SkipReasons.captured],
+    [{ created: '2026-01-01T00:11:00Z' }, SkipReasons.startedAfterInstall],
   ])('leaves %j alone (%s)', (overrides, reason) => {
     expect(decideRepair(pod(overrides), opts)).toEqual({ repair: false, reason });
   });

@@ -13,15 +13,17 @@ import type { Pod } from '../../cni-plugin/repair/repair-decisions.js';
 import { RepairLoop } from '../../cni-plugin/repair/repair-loop.js';
 import { createInstallerMetrics } from '../../cni-plugin/repair/repair-metrics.js';
 
-function pod(name: string, restartCount: number): Pod {
+const installedAt = Date.parse('2026-01-01T00:10:00Z');
+
+function pod(name: string, restartCount: number, created = '2026-01-01T00:00:00Z'): Pod {
   return {
-    metadata: { name, namespace: 'shop', uid: `uid-${name}`, annotations: { [CaptureSettingsAnnotation]: '{}' } },
+    metadata: { name, namespace: 'shop', uid: `uid-${name}`, creationTimestamp: created, annotations: { [CaptureSettingsAnnotation]: '{}' } },
     spec: { nodeName: 'n1' },
     status: { initContainerStatuses: [{ name: 'proxy-validation', restartCount, state: { terminated: { exitCode: 126 } } }] },
   };
 }
 
-function setup(pods: Pod[], failDeletes: Set<string>) {
+function setup(pods: Pod[], failDeletes: Set<string>, installed: number | null = installedAt) {
   const calls: string[] = [];
   const api: KubeApi = {
     listNodePods: async (node) => {
@@ -36,7 +38,7 @@ function setup(pods: Pod[], failDeletes: Set<string>) {
   };
   const metrics = createInstallerMetrics();
   const loop = new RepairLoop({
-    mode: 'delete', nodeName: 'n1', excludeNamespaces: [], hostProc: '/proc', intervalMs: 60_000, api, metrics,
+    mode: 'delete', nodeName: 'n1', excludeNamespaces: [], hostProc: '/proc', intervalMs: 60_000, api, metrics, installedAt: () => installed ?? undefined,
     log: createLogger({ name: 'test', level: 'silent' }),
   });
   return { loop, calls, metrics };
@@ -67,11 +69,25 @@ describe('repair loop (delete mode)', () => {
     const metrics = createInstallerMetrics();
     let fail = true;
     const loop = new RepairLoop({
-      mode: 'delete', nodeName: 'n1', excludeNamespaces: [], hostProc: '/proc', intervalMs: 60_000, metrics, log: createLogger({ name: 't', level: 'silent' }),
+      mode: 'delete', nodeName: 'n1', excludeNamespaces: [], hostProc: '/proc', intervalMs: 60_000, metrics, installedAt: () => installedAt, log: createLogger({ name: 't', level: 'silent' }),
       api: { listNodePods: async () => { if (fail) throw new Error('down'); return [pod('c', 0)]; }, deletePod: async () => 'deleted' },
     });
     expect(await loop.runOnce()).toEqual([]);
     fail = false;
     expect(await loop.runOnce()).toHaveLength(1);
+  });
+
+  it('does nothing while the plugin is not installed (a deleted pod would come back uncaptured)', async () => {
+    const { loop, calls } = setup([pod('d', 0)], new Set(), null);
+    expect(await loop.runOnce()).toEqual([]);
+    expect(calls).toEqual([]);
+  });
+
+  it('leaves a pod created after the install alone, warning once, so it cannot loop', async () => {
+    const { loop, calls, metrics } = setup([pod('e', 0, '2026-01-01T00:20:00Z')], new Set());
+    expect(await loop.runOnce()).toEqual([]);
+    expect(await loop.runOnce()).toEqual([]);
+    expect(calls.filter((c) => c.startsWith('delete'))).toEqual([]);
+    expect(await metrics.registry.getSingleMetricAsString('outrigger_cni_repair_pods_total')).toContain('outcome="skipped",reason="started-after-install"} 1');
   });
 });
