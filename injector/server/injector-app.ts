@@ -105,7 +105,9 @@ export async function injectorApp(app: FastifyInstance, options: InjectorAppOpti
 
 function handleInject(request: FastifyRequest, reply: FastifyReply, admit: Admit, metrics: InjectorMetrics): FastifyReply {
   const timing = timings.get(request);
-  if (request.body === undefined || request.body === null) {
+  // No body and no content type (fastify refuses an empty JSON body itself); a literal `null` is
+  // refused by the envelope check below.
+  if (request.body === undefined) {
     if (timing) timing.outcome = AdmissionOutcomes.rejected;
     metrics.errors.inc({ kind: 'bad_request' });
     return reply.code(400).send(statusBody(400, 'empty request body: send an AdmissionReview as application/json'));

@@ -15,7 +15,7 @@ import { admitReview } from '../admission/admit-review.js';
 import { createInjectorMetrics, type InjectorMetrics } from '../metrics/injector-metrics.js';
 import { loadCertFiles, watchCertFiles } from '../tls/cert-files.js';
 import { ServingCertificate } from '../tls/serving-certificate.js';
-import { type SelfManagedTlsOptions, startSelfManagedTls } from '../tls/self-managed-tls.js';
+import type { SelfManagedTlsOptions } from '../tls/self-managed-tls.js';
 import { openConfigFile } from './config-file.js';
 import { injectorApp, MaxBodyBytes } from './injector-app.js';
 
@@ -63,6 +63,8 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
         closers.push(() => watch.close());
       };
     } else {
+      // Loaded only in this mode: certificate generation and the Kubernetes client are large.
+      const { startSelfManagedTls } = await import('../tls/self-managed-tls.js');
       const selfManaged = await startSelfManagedTls(options.tls, { serving, log, metrics });
       closers.push(() => selfManaged.close());
       startTls = () => selfManaged.start();

@@ -2,11 +2,14 @@
 // data directory and a `..data` symlink renamed over the old one): a new connection sees the new
 // certificate; an invalid pair is refused with a log line and the old certificate keeps serving;
 // a new configuration applies to the next admission; an invalid one is refused and the old one
-// stays in force. Polling is set to a minute, so these changes are seen by the directory watch.
-import { mkdtempSync, rmSync } from 'node:fs';
+// stays in force. Polling is set to a minute there, so those changes are seen by the directory
+// watch; the last test sees a change only polling can (a symlink into an unwatched directory).
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createInjectorMetrics } from '../../injector/metrics/injector-metrics.js';
+import { openConfigFile } from '../../injector/server/config-file.js';
 import { type InjectorServer, startInjectorServer } from '../../injector/server/injector-server.js';
 import { admissionReview, deploymentPod } from '../helpers/admission-requests.js';
 import { fingerprintOf, httpsRequest, memoryLogger, postJson, type TestPki, testPki, waitFor, writeAtomically } from '../helpers/injector-https.js';
@@ -120,5 +123,25 @@ describe('configuration reload', () => {
     const metrics = await httpsRequest(server.port, ca, { path: '/metrics' });
     expect(metrics.text).toMatch(/outrigger_injector_reloads_total\{what="config",result="applied"\} 1/);
     expect(metrics.text).toMatch(/outrigger_injector_reloads_total\{what="config",result="refused"\} 1/);
+  });
+});
+
+describe('polling fallback', () => {
+  it('picks up a change the directory watch cannot see (the file is a symlink into another directory)', async () => {
+    const real = join(dir, 'elsewhere');
+    mkdirSync(real);
+    writeFileSync(join(real, 'config.yaml'), 'proxy:\n  image: registry.example/envoy:polled-1\n');
+    mkdirSync(join(dir, 'mount'));
+    symlinkSync(join(real, 'config.yaml'), join(dir, 'mount', 'config.yaml'));
+    const polled = memoryLogger();
+    const source = await openConfigFile({ path: join(dir, 'mount', 'config.yaml'), pollMs: 200, log: polled.log, metrics: createInjectorMetrics({ defaultMetrics: false }) });
+    try {
+      expect(source.current().proxy.image).toBe('registry.example/envoy:polled-1');
+      writeFileSync(join(real, 'config.yaml'), 'proxy:\n  image: registry.example/envoy:polled-2\n');
+      await waitFor('the poll to reload the configuration', () => source.current().proxy.image === 'registry.example/envoy:polled-2', 5000);
+      expect(polled.lines.some((l) => l.msg === 'injector configuration reloaded')).toBe(true);
+    } finally {
+      source.close();
+    }
   });
 });

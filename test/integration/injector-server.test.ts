@@ -3,7 +3,9 @@
 // every patch is applied with the independent rfc6902 package and the patched pod is validated
 // against the Kubernetes Pod schema (kubernetes-models). Also: skips, denials, pass-throughs,
 // every HTTP error status, health/readiness/metrics, TLS versions.
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -203,7 +205,17 @@ describe('health, readiness, TLS', () => {
   });
 
   it('refuses TLS 1.1 and accepts TLS 1.2 and 1.3', async () => {
-    const old = httpsRequest(server.port, pki.ca.cert, { path: '/healthz', tls: { minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT:@SECLEVEL=0' } });
+    const tls11 = { minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT:@SECLEVEL=0' } as const;
+    // Control: this client does complete a TLS 1.1 handshake with a server that allows it.
+    const control = createTlsServer({ cert: pki.serving.cert, key: pki.serving.key, ...tls11 }, (s) => s.end());
+    control.listen(0, '127.0.0.1');
+    await once(control, 'listening');
+    const probe = tlsConnect({ host: '127.0.0.1', port: (control.address() as { port: number }).port, servername: 'localhost', ca: pki.ca.cert, ...tls11 });
+    await once(probe, 'secureConnect');
+    expect(probe.getProtocol()).toBe('TLSv1.1');
+    probe.destroy();
+    control.close();
+    const old = httpsRequest(server.port, pki.ca.cert, { path: '/healthz', tls: tls11 });
     await expect(old).rejects.toThrow(/protocol version|unsupported protocol|alert/i);
     for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
       const ok = await httpsRequest(server.port, pki.ca.cert, { path: '/healthz', tls: { minVersion: version, maxVersion: version } });
