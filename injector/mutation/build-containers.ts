@@ -5,6 +5,7 @@
  * proxy-init gets only NET_ADMIN and NET_RAW; the others run as the proxy's user with nothing.
  */
 
+import { cloneJson } from './clone-json.js';
 import { CaptureFlags } from '../../capture/capture-flags.js';
 import { type InitInvocation, renderInitArgs } from '../../capture/render-init-args.js';
 import type { InjectorConfig } from '../config/injector-config.js';
@@ -55,7 +56,7 @@ export function buildInitContainer(config: InjectorConfig, options: PodOptions):
     command: ['outrigger'],
     args: ['init', ...invocation.args],
     ...(env.length > 0 ? { env } : {}),
-    resources: structuredClone(config.init.resources),
+    resources: cloneJson(config.init.resources),
     securityContext: {
       allowPrivilegeEscalation: false,
       privileged: false,
@@ -81,7 +82,7 @@ export function buildValidationContainer(config: InjectorConfig, options: PodOpt
     command: ['outrigger'],
     args: ['init', ...invocation.args, '--run-validation', '--skip-rule-apply'],
     ...(env.length > 0 ? { env } : {}),
-    resources: structuredClone(config.init.resources),
+    resources: cloneJson(config.init.resources),
     securityContext: proxyUserContext(config),
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };
@@ -157,14 +158,14 @@ export function buildProxyContainer(config: InjectorConfig, options: PodOptions,
       { name: 'POD_NAME', valueFrom: fieldRef('metadata.name') },
       { name: 'POD_NAMESPACE', valueFrom: fieldRef('metadata.namespace') },
       { name: 'INSTANCE_IP', valueFrom: fieldRef('status.podIP') },
-      ...structuredClone(config.proxy.env as EnvVar[]),
+      ...cloneJson(config.proxy.env as EnvVar[]),
     ],
     ports: [{ containerPort: ports.prometheus, name: 'http-envoy-prom', protocol: 'TCP' }],
-    resources: structuredClone(options.proxyResources),
+    resources: cloneJson(options.proxyResources),
     securityContext: proxySecurityContext(config, options),
     readinessProbe: { ...probe, periodSeconds: 15, timeoutSeconds: 3, failureThreshold: 4 },
     startupProbe: { ...probe, periodSeconds: 1, timeoutSeconds: 3, failureThreshold: 600 },
-    ...(config.proxy.volumeMounts.length > 0 ? { volumeMounts: structuredClone(config.proxy.volumeMounts as never[]) } : {}),
+    ...(config.proxy.volumeMounts.length > 0 ? { volumeMounts: cloneJson(config.proxy.volumeMounts as never[]) } : {}),
     ...(native ? { restartPolicy: 'Always' as const } : {}),
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };

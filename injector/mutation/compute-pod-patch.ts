@@ -8,7 +8,12 @@
  *
  * Items are aligned greedily in order by deep equality: unmatched old items are removed from
  * the highest index down, then unmatched new items added from the lowest index up, which leaves
- * exactly the new list. The injector never edits a user's item, so matches are exact.
+ * exactly the new list. The injector never edits a user's item, so matches are exact. A list the
+ * pod did not have is one `add` of the whole list.
+ *
+ * Patch values are not copied: they share objects with the mutated pod (like the pod shares
+ * subtrees with the input), so treat the patch as read-only. Copying them cost more than the rest
+ * of the review on a typical pod (the proxy container carries the inline Envoy bootstrap).
  */
 
 import fastJsonPatch from 'fast-json-patch';
@@ -54,7 +59,7 @@ function diffList(path: string, before: readonly unknown[], after: readonly unkn
   const ops: JsonPatchOperation[] = [];
   for (let r = removed.length - 1; r >= 0; r--) ops.push({ op: 'remove', path: `${path}/${removed[r]}` });
   for (let k = 0; k < after.length; k++) {
-    if (!matchedAfter.has(k)) ops.push({ op: 'add', path: `${path}/${k}`, value: structuredClone(after[k]) });
+    if (!matchedAfter.has(k)) ops.push({ op: 'add', path: `${path}/${k}`, value: after[k] });
   }
   return ops;
 }
@@ -67,7 +72,12 @@ export function computePodPatch(original: unknown, mutated: Pod): JsonPatchOpera
   for (const key of ListKeys) {
     const a: unknown = before.spec[key];
     const b: unknown = mutated.spec[key];
-    if (!Array.isArray(a) || !Array.isArray(b)) continue; // added or removed whole: left to compare
+    if (Array.isArray(b) && a === undefined) {
+      ops.push({ op: 'add', path: `/spec/${key}`, value: b });
+      delete (rest.spec as Record<string, unknown>)[key];
+      continue;
+    }
+    if (!Array.isArray(a) || !Array.isArray(b)) continue; // removed whole, or not a list: left to compare
     ops.push(...diffList(`/spec/${key}`, a, b));
     (rest.spec as Record<string, unknown>)[key] = a;
   }

@@ -8,6 +8,7 @@
  * classic -> initContainers = [proxy-init | proxy-validation, ...user's], containers = [proxy, ...user's].
  */
 
+import { cloneJson } from './clone-json.js';
 import { type FieldProblem, invalidInput, type OutriggerError } from '../../common/errors.js';
 import { CaptureSettingsAnnotation, encodeCaptureSettings } from '../../capture/pod-annotations.js';
 import type { InjectorConfig } from '../config/injector-config.js';
@@ -93,7 +94,7 @@ export function injectPod(pod: Pod, config: InjectorConfig): InjectResult {
 
   const volumes: string[] = [];
   if (config.proxy.volumes.length > 0) {
-    pod.spec.volumes = [...(pod.spec.volumes ?? []), ...structuredClone(config.proxy.volumes as never[])];
+    pod.spec.volumes = [...(pod.spec.volumes ?? []), ...cloneJson(config.proxy.volumes as never[])];
     volumes.push(...config.proxy.volumes.map((v) => v.name));
   }
   const pullSecrets: string[] = [];
