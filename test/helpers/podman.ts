@@ -54,29 +54,39 @@ export function createPodmanSetup(dir: string): PodmanSetup {
   return { dir, confDir, pluginDir, env: { ...process.env, CONTAINERS_CONF: containersConf } };
 }
 
-/** A CNI network of the test's own: name, bridge, subnet and the part of it host-local hands out. */
+/** A CNI network of the test's own: name, bridge, subnets (IPv4, and IPv6 for dual stack). */
 export interface PodNetwork {
   readonly name: string;
   readonly bridge: string;
   readonly subnet: string;
+  readonly subnet6?: string;
+}
+
+/** The part of a subnet host-local hands out. */
+export interface AddressRange {
+  readonly rangeStart: string;
+  readonly rangeEnd: string;
 }
 
 /**
  * Writes a conflist: bridge (isGateway false, ipMasq false: nothing reaches or leaves through the
- * host) with host-local IPAM over [rangeStart, rangeEnd] of the subnet, then `chained` plugins (CNI
- * mode). Networks on the same bridge and subnet with disjoint ranges share one L2 segment.
+ * host) with host-local IPAM over the given ranges of the subnets (IPv4, and IPv6 when `subnet6` is
+ * set: the bridge plugin waits for IPv6 duplicate address detection), then `chained` plugins (CNI
+ * mode). Networks on the same bridge and subnets with disjoint ranges share one L2 segment.
  */
-export function createPodNetwork(setup: PodmanSetup, network: PodNetwork & { rangeStart: string; rangeEnd: string }, chained: readonly object[] = []): PodNetwork {
+export function createPodNetwork(setup: PodmanSetup, network: PodNetwork & AddressRange & { range6?: AddressRange }, chained: readonly object[] = []): PodNetwork {
+  const ranges: object[][] = [[{ subnet: network.subnet, rangeStart: network.rangeStart, rangeEnd: network.rangeEnd }]];
+  if (network.subnet6 && network.range6) ranges.push([{ subnet: network.subnet6, ...network.range6 }]);
   const conflist = {
     cniVersion: '0.4.0',
     name: network.name,
     plugins: [
-      { type: 'bridge', bridge: network.bridge, isGateway: false, ipMasq: false, hairpinMode: true, ipam: { type: 'host-local', ranges: [[{ subnet: network.subnet, rangeStart: network.rangeStart, rangeEnd: network.rangeEnd }]] } },
+      { type: 'bridge', bridge: network.bridge, isGateway: false, ipMasq: false, hairpinMode: true, ipam: { type: 'host-local', ranges } },
       ...chained,
     ],
   };
   writeFileSync(join(setup.confDir, `${network.name}.conflist`), JSON.stringify(conflist, null, 2));
-  return { name: network.name, bridge: network.bridge, subnet: network.subnet };
+  return { name: network.name, bridge: network.bridge, subnet: network.subnet, ...(network.subnet6 ? { subnet6: network.subnet6 } : {}) };
 }
 
 /** Removes the bridge and host-local's address records the networks left on the host. */
@@ -115,15 +125,21 @@ export function podIp(setup: PodmanSetup, pod: string): string {
   return ip;
 }
 
+export function podIp6(setup: PodmanSetup, pod: string): string {
+  const ip = podmanOk(setup, ['inspect', infraContainer(setup, pod), '--format', '{{range .NetworkSettings.Networks}}{{.GlobalIPv6Address}}{{end}}']).trim();
+  if (!/^2001:db8:/.test(ip)) throw new Error(`pod ${pod} has no IPv6 address on the test network (got "${ip}")`);
+  return ip;
+}
+
 /** A pid in the pod's network namespace (the infra container's), for nsenter. */
 export function podNetnsPid(setup: PodmanSetup, pod: string): string {
   return podmanOk(setup, ['inspect', infraContainer(setup, pod), '--format', '{{.State.Pid}}']).trim();
 }
 
-/** The pod's nat and mangle tables as iptables-save prints them, counters and comments-with-dates removed. */
-export function podIptables(setup: PodmanSetup, pod: string): string {
+/** The pod's nat and mangle tables as (ip6)iptables-save prints them, counters and dated comments removed. */
+export function podIptables(setup: PodmanSetup, pod: string, save = 'iptables-save'): string {
   const pid = podNetnsPid(setup, pod);
-  const tables = ['nat', 'mangle'].map((table) => runOk('nsenter', ['-t', pid, '-n', 'iptables-save', '-t', table]));
+  const tables = ['nat', 'mangle'].map((table) => runOk('nsenter', ['-t', pid, '-n', save, '-t', table]));
   return tables.join('').split('\n').filter((line) => !line.startsWith('#')).map((line) => line.replace(/\[\d+:\d+\]/, '')).join('\n');
 }
 
