@@ -25,4 +25,8 @@ export const Subcommands: Readonly<Record<string, Subcommand>> = {
     describe: 'Run the MutatingAdmissionWebhook server that injects the proxy into pods (HTTPS)',
     load: () => import('../injector/injector-command.js'),
   },
+  cni: {
+    describe: 'Node side of CNI mode: `cni install` installs outrigger-cni and repairs pods (the DaemonSet)',
+    load: () => import('../cni-plugin/cni-command.js'),
+  },
 };

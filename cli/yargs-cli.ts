@@ -28,7 +28,11 @@ export async function runYargsCli(argv: readonly string[], env: NodeJS.ProcessEn
     });
   }
   const first = argv[0];
-  if (first !== undefined && !first.startsWith('-') && !(first in Subcommands)) {
+  // With halt-at-non-option yargs stops at the command name and never runs its handler, so a
+  // known command is dispatched here; yargs serves help, version and the unknown-command error.
+  const known = first === undefined ? undefined : Subcommands[first];
+  if (known) return (await known.load()).run(argv.slice(1), env);
+  if (first !== undefined && !first.startsWith('-')) {
     process.stderr.write(`outrigger: unknown command ${JSON.stringify(first)}\n\n${await parser.getHelp()}\n`);
     return 2;
   }

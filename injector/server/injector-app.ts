@@ -127,7 +127,9 @@ function handleInject(request: FastifyRequest, reply: FastifyReply, admit: Admit
     switch (decision.outcome) {
       case 'injected':
         metrics.injections.inc();
-        request.log.info({ uid, namespace, name, operations: decision.operations }, 'injected');
+        // debug, not info: one line per pod creation is noise at scale, and a write per request
+        // costs throughput; the injections counter and the pod's status annotation record it.
+        request.log.debug({ uid, namespace, name, operations: decision.operations }, 'injected');
         break;
       case 'skipped':
         metrics.skips.inc({ reason: decision.reason });

@@ -42,7 +42,9 @@ function statusOf(error: unknown): number | undefined {
 
 function apiError(call: string, error: unknown): OutriggerError {
   const status = statusOf(error);
-  const detail = status !== undefined ? `HTTP ${status}` : ((error as { code?: string }).code ?? (error as Error).message ?? 'failed');
+  // fetch errors carry the socket error (ECONNREFUSED, certificate problems) as their cause.
+  const cause = (error as { cause?: { code?: string } }).cause?.code;
+  const detail = status !== undefined ? `HTTP ${status}` : (cause ?? (error as { code?: string }).code ?? (error as Error).message ?? 'failed');
   return new OutriggerError(ErrorCodes.Unavailable, `Kubernetes API: ${call} failed (${detail})`, { cause: status ?? (error as { code?: string }).code });
 }
 

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 export type ApiVersion = 'admission.k8s.io/v1' | 'admission.k8s.io/v1beta1';
 
 export function deploymentPod(options: { name?: string; namespace?: string; annotations?: Record<string, string>; labels?: Record<string, string>; env?: number } = {}): Record<string, unknown> {
-  const env = Array.from({ length: options.env ?? 2 }, (_, i) => ({ name: `VAR_${i}`, value: `v${i}` }));
+  const env = Array.from({ length: options.env ?? 2 }, (_, i) => ({ name: `V${i}`, value: `v${i}` }));
   return {
     apiVersion: 'v1',
     kind: 'Pod',

@@ -77,9 +77,10 @@ export function httpsRequest(
       },
       (res) => {
         const chunks: Buffer[] = [];
+        // Read now: with a keep-alive agent the socket is handed back to the pool at 'end'.
+        const cert = (res.socket as import('node:tls').TLSSocket).getPeerX509Certificate?.();
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
-          const cert = (res.socket as import('node:tls').TLSSocket).getPeerX509Certificate?.();
           resolve({
             status: res.statusCode ?? 0,
             headers: res.headers,
