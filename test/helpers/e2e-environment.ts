@@ -26,7 +26,7 @@ export interface E2eEnvironment {
   readonly network: PodNetwork;
   readonly peer: string;
   /** Adds a network on the same bridge and subnet over [first, last] of its host numbers. */
-  addNetwork(name: string, first: number, last: number, chained?: readonly object[]): PodNetwork;
+  addNetwork(name: string, first: number, last: number, chained?: readonly object[], fileName?: string): PodNetwork;
   /** Pods to remove at stop(), beside the peer. */
   track(pod: string): void;
   stop(): void;
@@ -44,12 +44,12 @@ export function startE2eEnvironment(): E2eEnvironment {
   const octet = randomInt(100, 250);
   const networks: PodNetwork[] = [];
   const pods: string[] = [];
-  const addNetwork = (name: string, first: number, last: number, chained: readonly object[] = []): PodNetwork => {
+  const addNetwork = (name: string, first: number, last: number, chained: readonly object[] = [], fileName?: string): PodNetwork => {
     const network = createPodNetwork(setup, {
       name: `${name}-${id}`, bridge: `ore2e${id}`,
       subnet: `198.18.${octet}.0/24`, rangeStart: `198.18.${octet}.${first}`, rangeEnd: `198.18.${octet}.${last}`,
       subnet6: `2001:db8:${octet}::/64`, range6: { rangeStart: `2001:db8:${octet}::${first.toString(16)}`, rangeEnd: `2001:db8:${octet}::${last.toString(16)}` },
-    }, chained);
+    }, chained, fileName);
     networks.push(network);
     return network;
   };

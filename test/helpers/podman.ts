@@ -6,7 +6,7 @@
  * Every podman call is bounded in time and names the command when it fails.
  */
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -36,22 +36,25 @@ export function runOk(file: string, args: readonly string[], options: { input?: 
 export interface PodmanSetup {
   readonly dir: string;
   readonly confDir: string;
+  /** Searched first: the test's shims. */
   readonly pluginDir: string;
+  /** Searched second: a node's /opt/cni/bin, where `outrigger cni install` puts the plugin. */
+  readonly nodeBinDir: string;
   readonly env: NodeJS.ProcessEnv;
 }
 
 export function createPodmanSetup(dir: string): PodmanSetup {
   const confDir = join(dir, 'net.d');
   const pluginDir = join(dir, 'cni-bin');
-  mkdirSync(confDir, { recursive: true });
-  mkdirSync(pluginDir, { recursive: true });
+  const nodeBinDir = join(dir, 'node-bin');
+  for (const d of [confDir, pluginDir, nodeBinDir]) mkdirSync(d, { recursive: true });
   const containersConf = join(dir, 'containers.conf');
   // The same settings scripts/setup-host.sh writes system-wide, plus the test's plugin directory.
   writeFileSync(containersConf, [
     '[containers]', 'default_ulimits = []', '', '[engine]', 'runtime = "runc"', '', '[network]',
-    `cni_plugin_dirs = ${JSON.stringify([pluginDir, '/usr/local/libexec/cni', '/usr/libexec/cni', '/usr/local/lib/cni', '/usr/lib/cni', '/opt/cni/bin'])}`, '',
+    `cni_plugin_dirs = ${JSON.stringify([pluginDir, nodeBinDir, '/usr/local/libexec/cni', '/usr/libexec/cni', '/usr/local/lib/cni', '/usr/lib/cni', '/opt/cni/bin'])}`, '',
   ].join('\n'));
-  return { dir, confDir, pluginDir, env: { ...process.env, CONTAINERS_CONF: containersConf } };
+  return { dir, confDir, pluginDir, nodeBinDir, env: { ...process.env, CONTAINERS_CONF: containersConf } };
 }
 
 /** A CNI network of the test's own: name, bridge, subnets (IPv4, and IPv6 for dual stack). */
@@ -74,7 +77,7 @@ export interface AddressRange {
  * set: the bridge plugin waits for IPv6 duplicate address detection), then `chained` plugins (CNI
  * mode). Networks on the same bridge and subnets with disjoint ranges share one L2 segment.
  */
-export function createPodNetwork(setup: PodmanSetup, network: PodNetwork & AddressRange & { range6?: AddressRange }, chained: readonly object[] = []): PodNetwork {
+export function createPodNetwork(setup: PodmanSetup, network: PodNetwork & AddressRange & { range6?: AddressRange }, chained: readonly object[] = [], fileName = network.name): PodNetwork {
   const ranges: object[][] = [[{ subnet: network.subnet, rangeStart: network.rangeStart, rangeEnd: network.rangeEnd }]];
   if (network.subnet6 && network.range6) ranges.push([{ subnet: network.subnet6, ...network.range6 }]);
   const conflist = {
@@ -85,7 +88,7 @@ export function createPodNetwork(setup: PodmanSetup, network: PodNetwork & Addre
       ...chained,
     ],
   };
-  writeFileSync(join(setup.confDir, `${network.name}.conflist`), JSON.stringify(conflist, null, 2));
+  writeFileSync(join(setup.confDir, `${fileName}.conflist`), JSON.stringify(conflist, null, 2));
   return { name: network.name, bridge: network.bridge, subnet: network.subnet, ...(network.subnet6 ? { subnet6: network.subnet6 } : {}) };
 }
 
@@ -108,6 +111,27 @@ export function podmanOk(setup: PodmanSetup, args: readonly string[], timeoutMs 
 /** `podman kube play` of one YAML file on the network; returns podman's report. */
 export function playKube(setup: PodmanSetup, network: PodNetwork, yamlPath: string): string {
   return podmanOk(setup, ['kube', 'play', '--network', network.name, yamlPath], 180_000);
+}
+
+/**
+ * `podman kube play` without blocking the event loop: for tests whose API stand-in runs in the test
+ * process and must answer the CNI plugin while podman sets the pod up. Bounded like the rest.
+ */
+export function playKubeAsync(setup: PodmanSetup, network: PodNetwork, yamlPath: string, timeoutMs = 180_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('podman', ['--cni-config-dir', setup.confDir, 'kube', 'play', '--network', network.name, yamlPath], { env: setup.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (error) => { clearTimeout(timer); reject(error); });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`podman kube play --network ${network.name} ${yamlPath} exited ${code}:\n${stderr}${stdout}`));
+    });
+  });
 }
 
 /** Force-removes pods by name (missing pods are fine): stop at once, no grace period. */
