@@ -35,6 +35,16 @@ def fmt(host, port):
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def listen_ipv6(entries):
+    """Adds IPv6-only listeners beside the IPv4 ones when this network namespace has IPv6."""
+    if not (socket.has_ipv6 and os.path.exists("/proc/net/if_inet6")):
+        return []
+    try:
+        return [(listen(port, socket.AF_INET6), name) for port, name in entries]
+    except OSError:
+        return []
+
+
 def listen(port, family=socket.AF_INET):
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -122,11 +132,7 @@ def health(conn, _peer, _name):
 
 def cmd_proxy(args):
     sockets = [(listen(args.outbound_port), "outbound"), (listen(args.inbound_port), "inbound"), (listen(args.health_port), "health")]
-    if socket.has_ipv6 and os.path.exists("/proc/net/if_inet6"):
-        try:
-            sockets += [(listen(args.outbound_port, socket.AF_INET6), "outbound"), (listen(args.inbound_port, socket.AF_INET6), "inbound")]
-        except OSError:
-            pass
+    sockets += listen_ipv6([(args.outbound_port, "outbound"), (args.inbound_port, "inbound")])
     serve_forever(sockets, lambda c, p, n: health(c, p, n) if n == "health" else handle(c, p, n, args.max_seconds))
 
 
@@ -139,7 +145,7 @@ def cmd_serve(args):
             pass
         finally:
             conn.close()
-    serve_forever([(listen(args.port), args.name)], answer)
+    serve_forever([(listen(args.port), args.name)] + listen_ipv6([(args.port, args.name)]), answer)
 
 
 def cmd_connect(args):

@@ -1,8 +1,8 @@
 /**
  * The end-to-end tests' shared start: checks root and the tools, builds the images (cached: the
  * first run makes the Debian base with debootstrap, later runs take seconds), creates a podman setup
- * of the test's own and a private network (one bridge and 198.18.x.0/24 per run, no gateway, no NAT;
- * each network hands out its own part of the subnet), and plays the peer pod whose app answers on 8080.
+ * of the test's own and a private dual-stack network (one bridge, 198.18.x.0/24 and 2001:db8:x::/64 per
+ * run, no gateway, no NAT; each network hands out its own part of the subnets), and plays the peer pod whose app answers on 8080.
  * Also: one bounded connection from inside a container, and the check that an app's outbound
  * connection went through the stand-in proxy. `stop()` removes every pod, bridge and IPAM record
  * the run made, whatever state it is in.
@@ -26,7 +26,7 @@ export interface E2eEnvironment {
   readonly network: PodNetwork;
   readonly peer: string;
   /** Adds a network on the same bridge and subnet over [first, last] of its host numbers. */
-  addNetwork(name: string, first: number, last: number, chained?: readonly object[]): PodNetwork;
+  addNetwork(name: string, first: number, last: number, chained?: readonly object[], fileName?: string): PodNetwork;
   /** Pods to remove at stop(), beside the peer. */
   track(pod: string): void;
   stop(): void;
@@ -44,8 +44,12 @@ export function startE2eEnvironment(): E2eEnvironment {
   const octet = randomInt(100, 250);
   const networks: PodNetwork[] = [];
   const pods: string[] = [];
-  const addNetwork = (name: string, first: number, last: number, chained: readonly object[] = []): PodNetwork => {
-    const network = createPodNetwork(setup, { name: `${name}-${id}`, bridge: `ore2e${id}`, subnet: `198.18.${octet}.0/24`, rangeStart: `198.18.${octet}.${first}`, rangeEnd: `198.18.${octet}.${last}` }, chained);
+  const addNetwork = (name: string, first: number, last: number, chained: readonly object[] = [], fileName?: string): PodNetwork => {
+    const network = createPodNetwork(setup, {
+      name: `${name}-${id}`, bridge: `ore2e${id}`,
+      subnet: `198.18.${octet}.0/24`, rangeStart: `198.18.${octet}.${first}`, rangeEnd: `198.18.${octet}.${last}`,
+      subnet6: `2001:db8:${octet}::/64`, range6: { rangeStart: `2001:db8:${octet}::${first.toString(16)}`, rangeEnd: `2001:db8:${octet}::${last.toString(16)}` },
+    }, chained, fileName);
     networks.push(network);
     return network;
   };
@@ -86,14 +90,17 @@ export function connectFrom(setup: PodmanSetup, container: string, host: string,
   }
 }
 
+/** `host:port` as the stand-in prints it (`[v6]:port` for IPv6). */
+export const hostPort = (host: string, port: number | string): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+
 /** The pod's app (uid 1000) reached the peer through the proxy (uid 1337), original destination kept. */
 export function expectCapturedOutbound(setup: PodmanSetup, pod: string, podAddress: string, peerAddress: string): void {
   const out = connectFrom(setup, `${pod}-app`, peerAddress, 8080);
   expect(out.error).toBeUndefined();
   expect(out.client_uid).toBe(1000);
   expect(out.lines).toHaveLength(2);
-  expect(out.lines[0]).toMatchObject({ via: 'stand-in-proxy', listener: 'outbound', original_dst: `${peerAddress}:8080`, uid: 1337 });
+  expect(out.lines[0]).toMatchObject({ via: 'stand-in-proxy', listener: 'outbound', original_dst: hostPort(peerAddress, 8080), uid: 1337 });
   // The proxy's upstream connection reached the peer from the pod's address, and was not captured again.
-  expect(out.lines[1]).toMatchObject({ app: 'peer', local: `${peerAddress}:8080` });
-  expect(String(out.lines[1]?.peer)).toMatch(new RegExp(`^${podAddress.replaceAll('.', '\\.')}:\\d+$`));
+  expect(out.lines[1]).toMatchObject({ app: 'peer', local: hostPort(peerAddress, 8080) });
+  expect(String(out.lines[1]?.peer).startsWith(`${hostPort(podAddress, '')}`)).toBe(true);
 }

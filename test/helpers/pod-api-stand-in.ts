@@ -1,7 +1,7 @@
 /**
  * A STAND-IN for the Kubernetes API server (there is none on the test machine), serving only the
- * calls the CNI installer's repair loop makes, over real TLS with a self-signed certificate for
- * 127.0.0.1. It is honest about what the real API checks: the bearer token, the list's
+ * calls the CNI installer's repair loop and the CNI plugin's API fallback (GET one pod) make, over
+ * real TLS with a self-signed certificate for 127.0.0.1. It is honest about what the real API checks: the bearer token, the list's
  * fieldSelector (it filters by spec.nodeName as the real one does), the DELETE path, its JSON
  * DeleteOptions body and UID precondition (409 on mismatch, 404 when gone). Every request is
  * recorded for the test to inspect; anything else gets 404 and is recorded too.
@@ -60,6 +60,12 @@ export async function startKubeApiStandIn(token: string): Promise<KubeApiStandIn
         if (!selector) return status(400, 'the stand-in requires fieldSelector=spec.nodeName=NODE');
         const items = state.pods.filter((p) => p.spec?.nodeName === selector[1]);
         return reply(200, { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items });
+      }
+      const one = /^\/api\/v1\/namespaces\/([a-z0-9-]+)\/pods\/([a-z0-9.-]+)$/.exec(url.pathname);
+      if (req.method === 'GET' && one) {
+        // The CNI plugin's API fallback: one pod, by namespace and name.
+        const pod = state.pods.find((p) => p.metadata.namespace === one[1] && p.metadata.name === one[2]);
+        return pod ? reply(200, { kind: 'Pod', apiVersion: 'v1', ...pod }) : status(404, `pods "${one[2]}" not found`);
       }
       const del = /^\/api\/v1\/namespaces\/([a-z0-9-]+)\/pods\/([a-z0-9.-]+)$/.exec(url.pathname);
       if (req.method === 'DELETE' && del) {

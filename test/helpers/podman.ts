@@ -6,7 +6,7 @@
  * Every podman call is bounded in time and names the command when it fails.
  */
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -36,47 +36,60 @@ export function runOk(file: string, args: readonly string[], options: { input?: 
 export interface PodmanSetup {
   readonly dir: string;
   readonly confDir: string;
+  /** Searched first: the test's shims. */
   readonly pluginDir: string;
+  /** Searched second: a node's /opt/cni/bin, where `outrigger cni install` puts the plugin. */
+  readonly nodeBinDir: string;
   readonly env: NodeJS.ProcessEnv;
 }
 
 export function createPodmanSetup(dir: string): PodmanSetup {
   const confDir = join(dir, 'net.d');
   const pluginDir = join(dir, 'cni-bin');
-  mkdirSync(confDir, { recursive: true });
-  mkdirSync(pluginDir, { recursive: true });
+  const nodeBinDir = join(dir, 'node-bin');
+  for (const d of [confDir, pluginDir, nodeBinDir]) mkdirSync(d, { recursive: true });
   const containersConf = join(dir, 'containers.conf');
   // The same settings scripts/setup-host.sh writes system-wide, plus the test's plugin directory.
   writeFileSync(containersConf, [
     '[containers]', 'default_ulimits = []', '', '[engine]', 'runtime = "runc"', '', '[network]',
-    `cni_plugin_dirs = ${JSON.stringify([pluginDir, '/usr/local/libexec/cni', '/usr/libexec/cni', '/usr/local/lib/cni', '/usr/lib/cni', '/opt/cni/bin'])}`, '',
+    `cni_plugin_dirs = ${JSON.stringify([pluginDir, nodeBinDir, '/usr/local/libexec/cni', '/usr/libexec/cni', '/usr/local/lib/cni', '/usr/lib/cni', '/opt/cni/bin'])}`, '',
   ].join('\n'));
-  return { dir, confDir, pluginDir, env: { ...process.env, CONTAINERS_CONF: containersConf } };
+  return { dir, confDir, pluginDir, nodeBinDir, env: { ...process.env, CONTAINERS_CONF: containersConf } };
 }
 
-/** A CNI network of the test's own: name, bridge, subnet and the part of it host-local hands out. */
+/** A CNI network of the test's own: name, bridge, subnets (IPv4, and IPv6 for dual stack). */
 export interface PodNetwork {
   readonly name: string;
   readonly bridge: string;
   readonly subnet: string;
+  readonly subnet6?: string;
+}
+
+/** The part of a subnet host-local hands out. */
+export interface AddressRange {
+  readonly rangeStart: string;
+  readonly rangeEnd: string;
 }
 
 /**
  * Writes a conflist: bridge (isGateway false, ipMasq false: nothing reaches or leaves through the
- * host) with host-local IPAM over [rangeStart, rangeEnd] of the subnet, then `chained` plugins (CNI
- * mode). Networks on the same bridge and subnet with disjoint ranges share one L2 segment.
+ * host) with host-local IPAM over the given ranges of the subnets (IPv4, and IPv6 when `subnet6` is
+ * set: the bridge plugin waits for IPv6 duplicate address detection), then `chained` plugins (CNI
+ * mode). Networks on the same bridge and subnets with disjoint ranges share one L2 segment.
  */
-export function createPodNetwork(setup: PodmanSetup, network: PodNetwork & { rangeStart: string; rangeEnd: string }, chained: readonly object[] = []): PodNetwork {
+export function createPodNetwork(setup: PodmanSetup, network: PodNetwork & AddressRange & { range6?: AddressRange }, chained: readonly object[] = [], fileName = network.name): PodNetwork {
+  const ranges: object[][] = [[{ subnet: network.subnet, rangeStart: network.rangeStart, rangeEnd: network.rangeEnd }]];
+  if (network.subnet6 && network.range6) ranges.push([{ subnet: network.subnet6, ...network.range6 }]);
   const conflist = {
     cniVersion: '0.4.0',
     name: network.name,
     plugins: [
-      { type: 'bridge', bridge: network.bridge, isGateway: false, ipMasq: false, hairpinMode: true, ipam: { type: 'host-local', ranges: [[{ subnet: network.subnet, rangeStart: network.rangeStart, rangeEnd: network.rangeEnd }]] } },
+      { type: 'bridge', bridge: network.bridge, isGateway: false, ipMasq: false, hairpinMode: true, ipam: { type: 'host-local', ranges } },
       ...chained,
     ],
   };
-  writeFileSync(join(setup.confDir, `${network.name}.conflist`), JSON.stringify(conflist, null, 2));
-  return { name: network.name, bridge: network.bridge, subnet: network.subnet };
+  writeFileSync(join(setup.confDir, `${fileName}.conflist`), JSON.stringify(conflist, null, 2));
+  return { name: network.name, bridge: network.bridge, subnet: network.subnet, ...(network.subnet6 ? { subnet6: network.subnet6 } : {}) };
 }
 
 /** Removes the bridge and host-local's address records the networks left on the host. */
@@ -100,6 +113,27 @@ export function playKube(setup: PodmanSetup, network: PodNetwork, yamlPath: stri
   return podmanOk(setup, ['kube', 'play', '--network', network.name, yamlPath], 180_000);
 }
 
+/**
+ * `podman kube play` without blocking the event loop: for tests whose API stand-in runs in the test
+ * process and must answer the CNI plugin while podman sets the pod up. Bounded like the rest.
+ */
+export function playKubeAsync(setup: PodmanSetup, network: PodNetwork, yamlPath: string, timeoutMs = 180_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('podman', ['--cni-config-dir', setup.confDir, 'kube', 'play', '--network', network.name, yamlPath], { env: setup.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (error) => { clearTimeout(timer); reject(error); });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`podman kube play --network ${network.name} ${yamlPath} exited ${code}:\n${stderr}${stdout}`));
+    });
+  });
+}
+
 /** Force-removes pods by name (missing pods are fine): stop at once, no grace period. */
 export function removePods(setup: PodmanSetup, names: readonly string[]): void {
   for (const name of names) podman(setup, ['pod', 'rm', '--force', '--time', '0', name]);
@@ -115,15 +149,21 @@ export function podIp(setup: PodmanSetup, pod: string): string {
   return ip;
 }
 
+export function podIp6(setup: PodmanSetup, pod: string): string {
+  const ip = podmanOk(setup, ['inspect', infraContainer(setup, pod), '--format', '{{range .NetworkSettings.Networks}}{{.GlobalIPv6Address}}{{end}}']).trim();
+  if (!/^2001:db8:/.test(ip)) throw new Error(`pod ${pod} has no IPv6 address on the test network (got "${ip}")`);
+  return ip;
+}
+
 /** A pid in the pod's network namespace (the infra container's), for nsenter. */
 export function podNetnsPid(setup: PodmanSetup, pod: string): string {
   return podmanOk(setup, ['inspect', infraContainer(setup, pod), '--format', '{{.State.Pid}}']).trim();
 }
 
-/** The pod's nat and mangle tables as iptables-save prints them, counters and comments-with-dates removed. */
-export function podIptables(setup: PodmanSetup, pod: string): string {
+/** The pod's nat and mangle tables as (ip6)iptables-save prints them, counters and dated comments removed. */
+export function podIptables(setup: PodmanSetup, pod: string, save = 'iptables-save'): string {
   const pid = podNetnsPid(setup, pod);
-  const tables = ['nat', 'mangle'].map((table) => runOk('nsenter', ['-t', pid, '-n', 'iptables-save', '-t', table]));
+  const tables = ['nat', 'mangle'].map((table) => runOk('nsenter', ['-t', pid, '-n', save, '-t', table]));
   return tables.join('').split('\n').filter((line) => !line.startsWith('#')).map((line) => line.replace(/\[\d+:\d+\]/, '')).join('\n');
 }
 

@@ -5,16 +5,16 @@
 // the pod's network namespace, and real connections show: the app's outbound and the peer's inbound
 // traffic reach the proxy on 15001/15006 with their original destinations, the proxy's own traffic
 // goes direct, a rerun of the init container changes nothing, and the same Pod played again works.
-// Classic sidecar mode (per-pod annotation): podman 4.3 predates native sidecars. CNI mode and the
+// IPv4 and IPv6 (dual-stack network). Classic sidecar mode (per-pod annotation): podman 4.3 predates native sidecars. CNI mode and the
 // control-plane image have their own files (e2e-podman-cni, e2e-injector-image).
 // Needs root and podman (scripts/setup-host.sh installs it); fails with the reason otherwise.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { Cli, connectFrom as connectIn, type E2eEnvironment, E2eFixtures, expectCapturedOutbound as expectCaptured, startE2eEnvironment } from '../helpers/e2e-environment.js';
+import { Cli, connectFrom as connectIn, type E2eEnvironment, E2eFixtures, expectCapturedOutbound as expectCaptured, hostPort, startE2eEnvironment } from '../helpers/e2e-environment.js';
 import { podFromInjectedWorkload, type PodmanPod } from '../helpers/pod-for-podman.js';
-import { containerNames, containerStatusField, playKube, podIp, podIptables, podman, removePods, runOk } from '../helpers/podman.js';
+import { containerNames, containerStatusField, playKube, podIp, podIp6, podIptables, podman, removePods, runOk } from '../helpers/podman.js';
 
 let env: E2eEnvironment;
 let web = '';
@@ -92,25 +92,40 @@ describe('podman kube play of an injected Deployment', () => {
     expect(String(out.lines[1]?.peer)).toMatch(/^127\.0\.0\.6:\d+$/);
   });
 
+  it('captures IPv6 as well on the dual-stack network: outbound, proxy direct, inbound from ::6', () => {
+    const webIp6 = podIp6(env.setup, web);
+    const peerIp6 = podIp6(env.setup, peer);
+    // proxy-init saw a global IPv6 address (--ipv6 auto) and planned the same capture for ip6tables.
+    expect(podIptables(env.setup, web, 'ip6tables-save')).toMatch(/outrigger\/to-outbound-listener" -j REDIRECT --to-ports 15001/);
+    expectCaptured(env.setup, web, webIp6, peerIp6);
+    const direct = connectFrom(`${web}-proxy`, peerIp6, 8080);
+    expect(direct.lines).toEqual([expect.objectContaining({ app: 'peer', local: hostPort(peerIp6, 8080) })]);
+    const inbound = connectFrom(`${peer}-app`, webIp6, 8080);
+    expect(inbound.error).toBeUndefined();
+    expect(inbound.lines[0]).toMatchObject({ via: 'stand-in-proxy', listener: 'inbound', original_dst: hostPort(webIp6, 8080), uid: 1337 });
+    expect(inbound.lines[1]).toMatchObject({ app: 'web', local: hostPort(webIp6, 8080), uid: 1000 });
+    expect(String(inbound.lines[1]?.peer)).toMatch(/^\[::6\]:\d+$/);
+  });
+
   it('a rerun of the same init container in the same pod changes nothing and traffic is still captured', () => {
-    const before = podIptables(env.setup, web);
+    const before = podIptables(env.setup, web) + podIptables(env.setup, web, 'ip6tables-save');
     const init = (parseYaml(podmanPod.yaml) as { spec: { initContainers: { image: string; command: string[]; args: string[] }[] } }).spec.initContainers[0];
     if (!init) throw new Error('no init container');
     const rerun = podman(env.setup, ['run', '--rm', '--pod', web, '--user', '0:0', '--read-only', '--cap-drop', 'ALL', '--cap-add', 'NET_ADMIN,NET_RAW', '--entrypoint', init.command[0] as string, init.image, ...init.args], 60_000);
     expect(rerun.status, rerun.stderr).toBe(0);
     expect(rerun.stdout + rerun.stderr).toContain('nothing changed');
-    expect(podIptables(env.setup, web)).toEqual(before);
+    expect(podIptables(env.setup, web) + podIptables(env.setup, web, 'ip6tables-save')).toEqual(before);
     expectCapturedOutbound(podIp(env.setup, web), podIp(env.setup, peer));
   });
 
   it('without NET_ADMIN the init container fails, names the cause and leaves the rules as they were', () => {
-    const before = podIptables(env.setup, web);
+    const before = podIptables(env.setup, web) + podIptables(env.setup, web, 'ip6tables-save');
     const init = (parseYaml(podmanPod.yaml) as { spec: { initContainers: { image: string; command: string[]; args: string[] }[] } }).spec.initContainers[0];
     if (!init) throw new Error('no init container');
     const denied = podman(env.setup, ['run', '--rm', '--pod', web, '--user', '0:0', '--read-only', '--cap-drop', 'ALL', '--entrypoint', init.command[0] as string, init.image, ...init.args, '--ipv6', 'false', '-p', '15002'], 60_000);
     expect(denied.status).toBe(1);
     expect(denied.stderr).toMatch(/Permission denied|Operation not permitted/);
-    expect(podIptables(env.setup, web)).toEqual(before);
+    expect(podIptables(env.setup, web) + podIptables(env.setup, web, 'ip6tables-save')).toEqual(before);
   });
 
   it('the same Pod played again (new pod, new network namespace) is captured again', () => {

@@ -1,0 +1,37 @@
+// scripts/bundle-closure.mjs decides which bundle files go into the proxy-init image: everything
+// `outrigger init` reaches (its command, validation, the CLI front), nothing of the injector.
+// Runs on the built dist/ (npm test builds first).
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+function closure(...excludes: string[]): string[] {
+  const result = spawnSync(process.execPath, ['scripts/bundle-closure.mjs', 'dist', ...excludes.flatMap((e) => ['--exclude', e])], { encoding: 'utf8', timeout: 10_000 });
+  if (result.status !== 0) throw new Error(`bundle-closure failed: ${result.stderr}`);
+  return result.stdout.trim().split('\n');
+}
+
+describe('bundle closure for the proxy-init image', () => {
+  const all = readdirSync('dist').filter((f) => f.endsWith('.mjs')).sort();
+
+  it('reaches every bundle file from outrigger.mjs when nothing is excluded', () => {
+    expect(closure()).toEqual(all);
+  });
+
+  it('keeps what init runs and leaves out the injector and what only it loads', () => {
+    const init = closure('inject-command-', 'injector-command-');
+    expect(init).toContain('outrigger.mjs');
+    expect(init.some((f) => f.startsWith('init-command-'))).toBe(true);
+    expect(init.some((f) => f.startsWith('validate-capture-'))).toBe(true);
+    expect(init.some((f) => f.startsWith('inject-command-') || f.startsWith('injector-command-'))).toBe(false);
+    const bytes = (files: string[]) => files.reduce((sum, f) => sum + statSync(`dist/${f}`).size, 0);
+    // The injector's dependencies (fastify, the Kubernetes client) are most of the bundle.
+    expect(bytes(init)).toBeLessThan(bytes(all) / 10);
+  });
+
+  it('refuses to run without a directory', () => {
+    const result = spawnSync(process.execPath, ['scripts/bundle-closure.mjs'], { encoding: 'utf8', timeout: 10_000 });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/usage/);
+  });
+});
