@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import type { Logger } from '../../common/log.js';
+import { type InjectorServer, startInjectorServer } from '../../injector/server/injector-server.js';
 import { generateCa, issueServingCert, type KeyPairPem } from '../../injector/tls/self-managed-ca.js';
 
 export interface TestPki {
@@ -129,4 +130,22 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/**
+ * The injector in process on 127.0.0.1 (any free port), serving TLS files from a mounted-style
+ * directory (files mode), with reload polling slowed to a minute (tests that need polling say so)
+ * and no shutdown drain.
+ */
+export function startFilesModeInjector(options: { readonly tlsDir: string; readonly configFile?: string; readonly log: Logger }): Promise<InjectorServer> {
+  return startInjectorServer({
+    host: '127.0.0.1',
+    port: 0,
+    configFile: options.configFile,
+    tls: { mode: 'files', certFile: join(options.tlsDir, 'tls.crt'), keyFile: join(options.tlsDir, 'tls.key') },
+    reloadPollMs: 60_000,
+    drainMs: 0,
+    shutdownTimeoutMs: 2000,
+    log: options.log,
+  });
 }

@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type InjectorServer, startInjectorServer } from '../../injector/server/injector-server.js';
+import type { InjectorServer } from '../../injector/server/injector-server.js';
 import type { JsonPatchOperation } from '../../injector/kube/pod-types.js';
 import { admissionReview, deploymentPod } from '../helpers/admission-requests.js';
 import { applyIndependently } from '../helpers/injector-checks.js';
-import { httpsRequest, memoryLogger, type TestPki, testPki, writeAtomically } from '../helpers/injector-https.js';
+import { httpsRequest, memoryLogger, startFilesModeInjector, type TestPki, testPki, writeAtomically } from '../helpers/injector-https.js';
 
 let dir: string;
 let pki: TestPki;
@@ -28,16 +28,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'or-injector-prop-'));
   pki = await testPki();
   writeAtomically(join(dir, 'tls'), { 'tls.crt': pki.serving.cert, 'tls.key': pki.serving.key });
-  server = await startInjectorServer({
-    host: '127.0.0.1',
-    port: 0,
-    configFile: undefined,
-    tls: { mode: 'files', certFile: join(dir, 'tls', 'tls.crt'), keyFile: join(dir, 'tls', 'tls.key') },
-    reloadPollMs: 60_000,
-    drainMs: 0,
-    shutdownTimeoutMs: 2000,
-    log: logs.log,
-  });
+  server = await startFilesModeInjector({ tlsDir: join(dir, 'tls'), log: logs.log });
 });
 
 afterAll(async () => {

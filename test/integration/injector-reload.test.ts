@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInjectorMetrics } from '../../injector/metrics/injector-metrics.js';
 import { openConfigFile } from '../../injector/server/config-file.js';
-import { type InjectorServer, startInjectorServer } from '../../injector/server/injector-server.js';
+import type { InjectorServer } from '../../injector/server/injector-server.js';
 import { admissionReview, deploymentPod } from '../helpers/admission-requests.js';
-import { fingerprintOf, httpsRequest, memoryLogger, postJson, type TestPki, testPki, waitFor, writeAtomically } from '../helpers/injector-https.js';
+import { fingerprintOf, httpsRequest, memoryLogger, postJson, startFilesModeInjector, type TestPki, testPki, waitFor, writeAtomically } from '../helpers/injector-https.js';
 
 let dir: string;
 let first: TestPki;
@@ -40,16 +40,7 @@ beforeAll(async () => {
   activeCa = first.ca.cert;
   writeAtomically(tlsDir(), { 'tls.crt': first.serving.cert, 'tls.key': first.serving.key });
   writeAtomically(configDir(), { 'config.yaml': 'proxy:\n  image: registry.example/envoy:one\n' });
-  server = await startInjectorServer({
-    host: '127.0.0.1',
-    port: 0,
-    configFile: join(configDir(), 'config.yaml'),
-    tls: { mode: 'files', certFile: join(tlsDir(), 'tls.crt'), keyFile: join(tlsDir(), 'tls.key') },
-    reloadPollMs: 60_000,
-    drainMs: 0,
-    shutdownTimeoutMs: 2000,
-    log: logs.log,
-  });
+  server = await startFilesModeInjector({ tlsDir: tlsDir(), configFile: join(configDir(), 'config.yaml'), log: logs.log });
 });
 
 afterAll(async () => {
