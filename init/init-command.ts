@@ -11,7 +11,7 @@ import { createCommandRunner } from '../apply/create-command-runner.js';
 import { applyCapture, cleanupCapture } from '../apply/apply-capture.js';
 import { gatherHostFacts } from '../apply/gather-host-facts.js';
 import { ErrorCodes, isOutriggerError, type ErrorCode } from '../common/errors.js';
-import { createLogger } from '../common/log.js';
+import { createDeferredLogger } from '../common/deferred-log.js';
 import { initUsage, parseInitFlags, type ParseInitResult } from './parse-init-flags.js';
 
 const ExitCodes: Record<ErrorCode, number> = {
@@ -42,14 +42,15 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Prom
   }
 
   const { capture, options } = parsed;
-  // The applier returns outcomes as data; they are logged here, at the edge.
-  const log = createLogger({ name: 'outrigger-init', level: options.logLevel });
+  // The applier returns outcomes as data; they are logged here, at the edge. pino is loaded
+  // only if a line is actually logged (see deferred-log.ts).
+  const log = createDeferredLogger({ name: 'outrigger-init', level: options.logLevel });
   const runner = createCommandRunner(options.networkNamespace ? { netnsPath: options.networkNamespace } : {});
   const inOwnNamespace = options.networkNamespace === undefined;
   try {
     if (options.cleanupOnly) {
       const report = await cleanupCapture({ config: capture, runner, backend: options.backend, inOwnNamespace });
-      log.info({ families: report.families, routingRemoved: report.routingRemoved.length }, 'capture cleanup done');
+      await log.info({ families: report.families, routingRemoved: report.routingRemoved.length }, 'capture cleanup done');
       return 0;
     }
     const facts = await gatherHostFacts(capture, { ipv6: options.ipv6, resolvConfPath: options.resolvConfPath, runner, inOwnNamespace });
@@ -63,7 +64,7 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Prom
     if (!options.skipRuleApply) {
       const report = await applyCapture({ config: capture, facts, runner, backend: options.backend, inOwnNamespace });
       const changed = report.families.some((f) => f.changed) || report.routingAdded.length > 0;
-      log.info(
+      await log.info(
         { families: report.families, routingAdded: report.routingAdded.length },
         changed ? 'capture rules applied' : 'capture rules already in place; nothing changed',
       );
@@ -72,12 +73,12 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Prom
       // Loaded only when asked for: it pulls in node:net and node:crypto.
       const { validateCapture } = await import('./validate-capture.js');
       await validateCapture(capture, { families: facts.ipv6 ? [4, 6] : [4], probePort: options.probePort, timeoutMs: options.probeTimeoutMs });
-      log.info('validation passed: traffic reaches the proxy');
+      await log.info('validation passed: traffic reaches the proxy');
     }
     return 0;
   } catch (error) {
     if (!isOutriggerError(error)) throw error;
-    log.error({ code: error.code, err: error }, error.message);
+    await log.error({ code: error.code, err: error }, error.message);
     process.stderr.write(`outrigger init: ${error.message}\n`);
     return ExitCodes[error.code];
   }
