@@ -8,8 +8,7 @@
  */
 
 import { spawn } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { ErrorCodes, OutriggerError } from '../common/errors.js';
 import type { CommandResult, CommandRunner } from './command-runner.js';
@@ -28,10 +27,19 @@ export function createCommandRunner(options: CommandRunnerOptions = {}): Command
   const found = new Map<string, Promise<boolean>>();
 
   async function lookup(file: string): Promise<boolean> {
-    const executable = (path: string) => access(path, constants.X_OK).then(() => true, () => false);
+    // Synchronous on purpose: a few stat-sized calls before the first spawn, where each thread
+    // pool round trip of the async form would add latency to every pod start.
+    const executable = (path: string): boolean => {
+      try {
+        accessSync(path, constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    };
     if (file.includes('/')) return executable(file);
     for (const dir of searchPath.split(delimiter)) {
-      if (dir && (await executable(join(dir, file)))) return true;
+      if (dir && executable(join(dir, file))) return true;
     }
     return false;
   }

@@ -8,11 +8,12 @@
  * changes nothing here).
  */
 
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import type { CaptureConfig, HostFacts } from '../capture/capture-config.js';
 import { hasGlobalIpv6, parseResolvConf } from '../capture/parse-resolv-conf.js';
 import { ErrorCodes, OutriggerError } from '../common/errors.js';
 import type { CommandRunner } from './command-runner.js';
+import { readProcFile } from './read-proc-file.js';
 
 export interface FactOptions {
   readonly ipv6: 'auto' | boolean;
@@ -23,7 +24,7 @@ export interface FactOptions {
 }
 
 async function detectIpv6(options: FactOptions): Promise<boolean> {
-  if (options.inOwnNamespace) return hasGlobalIpv6(await readFile('/proc/net/if_inet6', 'utf8').catch(() => ''));
+  if (options.inOwnNamespace) return hasGlobalIpv6(readProcFile('/proc/net/if_inet6'));
   const result = await options.runner.run('cat', ['/proc/net/if_inet6']);
   return result.exitCode === 0 && hasGlobalIpv6(result.stdout);
 }
@@ -33,7 +34,7 @@ export async function gatherHostFacts(config: CaptureConfig, options: FactOption
   if (!config.redirectDns || config.captureAllDns) return { ipv6, dnsServersV4: [], dnsServersV6: [] };
   let text: string;
   try {
-    text = await readFile(options.resolvConfPath, 'utf8');
+    text = readFileSync(options.resolvConfPath, 'utf8');
   } catch (cause) {
     throw new OutriggerError(ErrorCodes.ReadFailed, `cannot read DNS servers from ${options.resolvConfPath} (needed by --redirect-dns)`, { cause });
   }

@@ -9,7 +9,7 @@ import type { IpFamily } from '../capture/capture-config.js';
 import type { PolicyRoutingPlan } from '../capture/plan-capture.js';
 import { ErrorCodes, OutriggerError } from '../common/errors.js';
 import type { CommandRunner } from './command-runner.js';
-import { readFile } from 'node:fs/promises';
+import { readProcFile } from './read-proc-file.js';
 
 const PASSTHROUGH_V6 = '::6';
 const PASSTHROUGH_V6_HEX = '00000000000000000000000000000006';
@@ -73,7 +73,7 @@ export async function ensurePolicyRouting(plan: PolicyRoutingPlan, runner: Comma
 /** `::6/128` on lo, read from /proc/net/if_inet6 (no spawn) when it is our own namespace's. */
 async function hasPassthroughAddress(runner: CommandRunner, inOwnNamespace: boolean): Promise<boolean> {
   const text = inOwnNamespace
-    ? await readFile('/proc/net/if_inet6', 'utf8').catch(() => '')
+    ? readProcFile('/proc/net/if_inet6')
     : (await runner.run('cat', ['/proc/net/if_inet6'])).stdout;
   return text.split('\n').some((line) => {
     const cols = line.trim().split(/\s+/);

@@ -4,10 +4,10 @@
  * nft, otherwise whatever plain `iptables` is. A flag can force a choice.
  */
 
-import { readFile } from 'node:fs/promises';
 import type { IpFamily } from '../capture/capture-config.js';
 import { ErrorCodes, OutriggerError } from '../common/errors.js';
 import type { CommandRunner } from './command-runner.js';
+import { readProcFile } from './read-proc-file.js';
 
 export type BackendChoice = 'auto' | 'legacy' | 'nft' | 'plain';
 
@@ -72,7 +72,7 @@ function foreignTableNames(runner: CommandRunner): Promise<string | null> {
 async function legacyHoldsRules(family: IpFamily, runner: CommandRunner, inOwnNamespace: boolean): Promise<boolean> {
   const names = TableNames[family];
   if (inOwnNamespace) {
-    const tables = await readFile(names, 'utf8').catch(() => '');
+    const tables = readProcFile(names);
     if (tables.trim() === '') return false;
   } else {
     const listed = await foreignTableNames(runner);
