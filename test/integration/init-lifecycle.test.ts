@@ -171,6 +171,22 @@ describe('nothing half-applied', () => {
     ns.destroy();
   });
 
+  it("refuses TPROXY when another route holds the table's local default, and leaves it and nothing of ours", async () => {
+    // The applier adds the local route without looking first; the kernel's "File exists" is then
+    // told apart from our own route (a re-run) by reading the table. Here the route is not ours.
+    const ns = createNamespace();
+    for (const args of [['link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1'], ['link', 'set', 'v0', 'up'], ['route', 'add', 'local', 'default', 'dev', 'v0', 'table', '133']]) {
+      expect((await ns.run('ip', args)).exitCode).toBe(0);
+    }
+    const before = await snapshot(ns);
+    const result = await outrigger(ns, ['init', '-m', 'TPROXY', '-b', '*', '-i', '*', '--ipv6', 'true', ...quiet]);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain('ip -4 route add local default dev lo table 133 failed: RTNETLINK answers: File exists');
+    expect(await snapshot(ns)).toBe(before);
+    expect(before).toContain('local default dev v0 table 133');
+    ns.destroy();
+  });
+
   it('--dry-run prints the rules and touches nothing', async () => {
     const ns = createNamespace();
     const before = await snapshot(ns);
