@@ -209,9 +209,11 @@ describe('reviewPod properties', () => {
       Runs,
     );
     // The generator must reach every outcome often enough for the properties to mean something.
-    expect(seen.skip).toBeGreaterThan(20);
-    expect(seen.deny).toBeGreaterThan(50);
-    expect(seen.inject).toBeGreaterThan(80);
+    // The floors sit far below the observed shares (inject ~1/3 of runs) so an unseeded run never
+    // trips them by chance (80 of 300 did, about once in a few hundred runs).
+    expect(seen.skip).toBeGreaterThan(15);
+    expect(seen.deny).toBeGreaterThan(30);
+    expect(seen.inject).toBeGreaterThan(40);
   });
 
   it('skips host-network pods and system namespaces whatever else they say', () => {
