@@ -95,3 +95,22 @@ describe('memoised injection parts', () => {
     );
   });
 });
+
+describe('encodeAdmissionReview', () => {
+  it('is JSON.stringify of the review, patch or not', async () => {
+    const { encodeAdmissionReview } = await import('../../injector/admission/encode-admission-review.js');
+    const { allowResponse, denyResponse } = await import('../../injector/admission/build-admission-response.js');
+    const config = parseInjectorConfig('{}', 'test config');
+    const review = reviewPod({ pod: deploymentPod(), namespace: 'shop', config });
+    if (review.kind !== 'inject') throw new Error('expected an injection');
+    for (const uid of ['uid-1', 'a "patch":"" b', '\\"patch\\":""']) {
+      for (const response of [
+        patchResponse('admission.k8s.io/v1beta1', uid, review.patch),
+        allowResponse('admission.k8s.io/v1', uid),
+        denyResponse('admission.k8s.io/v1', uid, { message: 'no "patch":"" here', reason: 'BadRequest', code: 400 }),
+      ]) {
+        expect(encodeAdmissionReview(response)).toBe(JSON.stringify(response));
+      }
+    }
+  });
+});
