@@ -4,6 +4,7 @@
  * `patchType: JSONPatch`) or a denial carrying a metav1.Status the user sees in kubectl.
  */
 
+import { toJsonText } from '../mutation/frozen-json.js';
 import type { AdmissionApiVersion, AdmissionResponse, AdmissionReviewResponse, AdmissionStatus } from './admission-review.js';
 
 /** An RFC 6902 operation, as reviewPod returns them (only `op` is looked at here). */
@@ -26,7 +27,8 @@ export function allowResponse(apiVersion: AdmissionApiVersion, uid: string): Adm
  */
 export function patchResponse(apiVersion: AdmissionApiVersion, uid: string, patch: readonly PatchOperation[]): AdmissionReviewResponse {
   if (patch.length === 0) return allowResponse(apiVersion, uid);
-  const encoded = Buffer.from(JSON.stringify(patch), 'utf8').toString('base64');
+  // toJsonText: JSON.stringify's text, with the shared proxy containers' text reused.
+  const encoded = Buffer.from(toJsonText(patch), 'utf8').toString('base64');
   return envelope(apiVersion, { uid, allowed: true, patchType: 'JSONPatch', patch: encoded });
 }
 

@@ -3,9 +3,12 @@
  * `proxy-validation` (CNI mode: proves the CNI plugin's capture works, with no privileges) and
  * `proxy` (Envoy with the generated transparent-proxy bootstrap). Least privilege throughout:
  * proxy-init gets only NET_ADMIN and NET_RAW; the others run as the proxy's user with nothing.
+ * The builders return shared, deep-frozen containers memoised per configuration and resolved
+ * options (container-cache.ts): a pod's copy must never be changed in place.
  */
 
 import { cloneJson } from './clone-json.js';
+import { cachedContainer } from './container-cache.js';
 import { CaptureFlags } from '../../capture/capture-flags.js';
 import { type InitInvocation, renderInitArgs } from '../../capture/render-init-args.js';
 import type { InjectorConfig } from '../config/injector-config.js';
@@ -47,7 +50,11 @@ export function initInvocation(options: PodOptions): InitInvocation {
 
 /** `outrigger init` with istio-iptables flags rendered from the pod's settings. */
 export function buildInitContainer(config: InjectorConfig, options: PodOptions): Container {
-  const invocation = initInvocation(options);
+  // options.raw determines the invocation; keying by it skips rendering the args on a hit.
+  return cachedContainer(config, `init ${JSON.stringify(options.raw)}`, () => initContainer(config, initInvocation(options)));
+}
+
+function initContainer(config: InjectorConfig, invocation: InitInvocation): Container {
   const env = envList(invocation.env);
   return {
     name: config.containerNames.init,
@@ -73,7 +80,10 @@ export function buildInitContainer(config: InjectorConfig, options: PodOptions):
 
 /** CNI mode: checks that the CNI plugin's rules redirect traffic (exit 126 if not), applies nothing. */
 export function buildValidationContainer(config: InjectorConfig, options: PodOptions): Container {
-  const invocation = initInvocation(options);
+  return cachedContainer(config, `validation ${JSON.stringify(options.raw)}`, () => validationContainer(config, initInvocation(options)));
+}
+
+function validationContainer(config: InjectorConfig, invocation: InitInvocation): Container {
   const env = envList(invocation.env);
   return {
     name: config.containerNames.validation,
@@ -135,6 +145,13 @@ function bootstrapArg(config: InjectorConfig, options: PodOptions): string {
 }
 
 export function buildProxyContainer(config: InjectorConfig, options: PodOptions, native: boolean): Container {
+  // Resources from the pod's annotations are a new object; the configuration's are shared.
+  const resources = options.proxyResources === config.proxy.resources ? 'config' : JSON.stringify(options.proxyResources);
+  const key = `proxy ${options.capture.inboundInterceptionMode} ${options.proxyLogLevel} ${native} ${resources}`;
+  return cachedContainer(config, key, () => proxyContainer(config, options, native));
+}
+
+function proxyContainer(config: InjectorConfig, options: PodOptions, native: boolean): Container {
   const { ports } = config.proxy;
   const fieldRef = (fieldPath: string): Record<string, unknown> => ({ fieldRef: { apiVersion: 'v1', fieldPath } });
   const probe = { httpGet: { path: '/healthz/ready', port: ports.health, scheme: 'HTTP' as const } };

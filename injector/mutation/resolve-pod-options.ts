@@ -4,6 +4,10 @@
  * named), native or classic sidecar, CNI mode, and the proxy's resources and log level (Istio's
  * sidecar.istio.io/proxyCPU, proxyMemory, proxyCPULimit, proxyMemoryLimit, logLevel). Problems
  * are collected, not thrown.
+ *
+ * Successful resolutions are memoised per configuration by the pod's annotations (a Deployment's
+ * pods all carry the same ones), at most MaxCachedOptions per configuration, frozen: the options
+ * are shared between pods and read-only (their parts may be the configuration's own objects).
  */
 
 import type { FieldProblem } from '../../common/errors.js';
@@ -97,7 +101,25 @@ function readLogLevel(annotations: Readonly<Record<string, string>>, config: Inj
   return config.proxy.logLevel;
 }
 
+export const MaxCachedOptions = 256;
+const optionsCache = new WeakMap<InjectorConfig, Map<string, ResolvedOptions>>();
+
 export function resolvePodOptions(annotations: Readonly<Record<string, string>>, config: InjectorConfig): ResolvedOptions {
+  let cache = optionsCache.get(config);
+  if (!cache) optionsCache.set(config, (cache = new Map()));
+  const key = JSON.stringify(annotations);
+  const cached = cache.get(key);
+  if (cached) return cached;
+  const resolved = resolveUncached(annotations, config);
+  if (resolved.ok) {
+    if (cache.size >= MaxCachedOptions) cache.clear();
+    Object.freeze(resolved.options);
+    cache.set(key, Object.freeze(resolved));
+  }
+  return resolved;
+}
+
+function resolveUncached(annotations: Readonly<Record<string, string>>, config: InjectorConfig): ResolvedOptions {
   const problems: FieldProblem[] = [];
   const proxyResources = readResources(annotations, config, problems);
   const proxyLogLevel = readLogLevel(annotations, config, problems);

@@ -14,6 +14,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isOutriggerError } from '../../common/errors.js';
 import type { AdmissionReviewRequest } from '../admission/admission-review.js';
+import { encodeAdmissionReview } from '../admission/encode-admission-review.js';
 import { parseAdmissionReview } from '../admission/parse-admission-review.js';
 import { AdmissionOutcomes, type AdmissionOutcome, type InjectorMetrics } from '../metrics/injector-metrics.js';
 import type { Admit } from '../admission/admission-decision.js';
@@ -142,7 +143,8 @@ function handleInject(request: FastifyRequest, reply: FastifyReply, admit: Admit
         request.log.info({ uid, namespace, name, code: decision.code, message: decision.message }, 'denied');
         break;
     }
-    return reply.code(200).send(decision.review);
+    // Sent as text: fastify would stringify the review, rescanning its ~8 KB base64 patch.
+    return reply.code(200).type('application/json; charset=utf-8').send(encodeAdmissionReview(decision.review));
   } catch (error) {
     if (timing) timing.outcome = AdmissionOutcomes.error;
     metrics.errors.inc({ kind: 'internal' });
