@@ -7,19 +7,17 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type FieldProblem, invalidInput } from '../common/errors.js';
-import type { TlsSource } from './server/injector-server.js';
+import type { InjectorServerOptions, TlsSource } from './server/injector-server.js';
 
-export interface InjectorOptions {
+/**
+ * What the server takes (InjectorServerOptions), less what the command supplies itself (the host
+ * it tries, the logger, the metrics), plus the listen address and log level the flags choose.
+ */
+export type InjectorOptions = Omit<InjectorServerOptions, 'host' | 'log' | 'metrics'> & {
   /** Undefined: dual-stack `::`, falling back to `0.0.0.0` where IPv6 is off. */
   readonly address: string | undefined;
-  readonly port: number;
-  readonly configFile: string | undefined;
-  readonly tls: TlsSource;
-  readonly reloadPollMs: number;
-  readonly drainMs: number;
-  readonly shutdownTimeoutMs: number;
   readonly logLevel: string;
-}
+};
 
 interface Flag {
   readonly type: 'string' | 'boolean';
