@@ -12,7 +12,7 @@ import { convertResult, type CniResult, readResult, type ResultAddress } from '.
 import type { CmdArgs } from '../skel/skel.js';
 import { hostFactsFromResult } from './host-facts-from-result.js';
 import { decidePod, SkipReasons } from './pod-capture.js';
-import { netnsExists, type PluginContext } from './plugin-context.js';
+import { type PluginContext, requireNetns } from './plugin-context.js';
 
 /** The validated prevResult and its addresses (code 7 if absent or malformed). */
 export function requirePrevResult(prevResult: unknown): { result: CniResult; addresses: ResultAddress[] } {
@@ -36,9 +36,7 @@ export async function cmdAdd(args: CmdArgs, ctx: PluginContext): Promise<CniResu
     ctx.log.info({ skip: decision.reason }, `not capturing: ${SkipReasons[decision.reason]}`);
     return output;
   }
-  if (!(await netnsExists(args.netns))) {
-    throw new CniError(CniErrorCodes.unknownContainer, `network namespace ${args.netns} does not exist`, 'CNI_NETNS: no such file');
-  }
+  await requireNetns(args.netns);
   const report = await applyCapture({
     config: decision.config,
     facts: hostFactsFromResult(addresses),

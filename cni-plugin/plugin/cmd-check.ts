@@ -10,15 +10,13 @@ import type { CmdArgs } from '../skel/skel.js';
 import { requirePrevResult } from './cmd-add.js';
 import { hostFactsFromResult } from './host-facts-from-result.js';
 import { decidePod } from './pod-capture.js';
-import { netnsExists, type PluginContext } from './plugin-context.js';
+import { type PluginContext, requireNetns } from './plugin-context.js';
 
 export async function cmdCheck(args: CmdArgs, ctx: PluginContext): Promise<void> {
   const { addresses } = requirePrevResult(ctx.conf.prevResult);
   const decision = await decidePod(ctx.conf, ctx.pod, ctx.log);
   if (decision.kind === 'skip') return;
-  if (!(await netnsExists(args.netns))) {
-    throw new CniError(CniErrorCodes.unknownContainer, `network namespace ${args.netns} does not exist`, 'CNI_NETNS: no such file');
-  }
+  await requireNetns(args.netns);
   const differences = await verifyCapture({
     config: decision.config,
     facts: hostFactsFromResult(addresses),

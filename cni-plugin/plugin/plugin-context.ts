@@ -8,6 +8,7 @@ import { stat } from 'node:fs/promises';
 import type { CommandRunner } from '../../apply/command-runner.js';
 import { createCommandRunner } from '../../apply/create-command-runner.js';
 import { createLogger, type Logger } from '../../common/log.js';
+import { CniError, CniErrorCodes } from '../skel/cni-error.js';
 import type { CmdArgs } from '../skel/skel.js';
 import { type NetConf, parseNetConf } from './net-conf.js';
 import { type PodIdentity, podIdentity } from './pod-identity.js';
@@ -51,4 +52,11 @@ export function createPluginContext(args: CmdArgs, env: Readonly<Record<string, 
 export async function netnsExists(path: string): Promise<boolean> {
   if (!path) return false;
   return stat(path).then(() => true, () => false);
+}
+
+/** ADD and CHECK act inside the pod's namespace: code 3 (container unknown) when it is gone. */
+export async function requireNetns(path: string): Promise<void> {
+  if (!(await netnsExists(path))) {
+    throw new CniError(CniErrorCodes.unknownContainer, `network namespace ${path} does not exist`, 'CNI_NETNS: no such file');
+  }
 }
