@@ -9,7 +9,9 @@ import { ErrorCodes, OutriggerError } from '../common/errors.js';
 import type { CommandRunner } from './command-runner.js';
 import { readProcFile } from './read-proc-file.js';
 
-export type BackendChoice = 'auto' | 'legacy' | 'nft' | 'plain';
+/** How the backend is chosen: `auto` as Istio does, or forced (init's --iptables-backend, the CNI config's iptablesBackend). */
+export const BackendChoices = ['auto', 'legacy', 'nft', 'plain'] as const;
+export type BackendChoice = (typeof BackendChoices)[number];
 
 export interface IptablesBinaries {
   readonly backend: 'legacy' | 'nft' | 'plain';

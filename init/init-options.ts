@@ -3,8 +3,7 @@
  * up, print, validate) and how to reach the kernel.
  */
 
-export const IptablesBackends = ['auto', 'legacy', 'nft', 'plain'] as const;
-export type IptablesBackend = (typeof IptablesBackends)[number];
+import type { BackendChoice } from '../apply/select-backend.js';
 
 export type Ipv6Mode = 'auto' | boolean;
 
@@ -21,7 +20,7 @@ export interface InitOptions {
   readonly probeTimeoutMs: number;
   readonly ipv6: Ipv6Mode;
   readonly resolvConfPath: string;
-  readonly backend: IptablesBackend;
+  readonly backend: BackendChoice;
   /** Apply inside this network namespace (a path such as /var/run/netns/X or /proc/PID/ns/net). */
   readonly networkNamespace?: string;
   readonly logLevel: string;

@@ -11,7 +11,8 @@ import { buildCaptureConfig, type RawCaptureSettings } from '../capture/build-ca
 import { parseBoolean, parsePort } from '../capture/capture-values.js';
 import { type FieldProblem, invalidInput, isOutriggerError } from '../common/errors.js';
 import { CaptureEnvOnly, CaptureFlags } from '../capture/capture-flags.js';
-import { IptablesBackends, type InitOptions, type IptablesBackend, type Ipv6Mode } from './init-options.js';
+import { type BackendChoice, BackendChoices } from '../apply/select-backend.js';
+import type { InitOptions, Ipv6Mode } from './init-options.js';
 
 export interface ParsedInit {
   readonly capture: CaptureConfig;
@@ -144,8 +145,8 @@ function collectOptions(args: Record<string, unknown>, problems: FieldProblem[])
   }
 
   const backendText = str('iptables-backend') ?? 'auto';
-  const backend = IptablesBackends.find((b) => b === backendText);
-  if (!backend) problems.push({ source: '--iptables-backend', value: backendText, reason: `must be one of ${IptablesBackends.join(', ')}` });
+  const backend = BackendChoices.find((b) => b === backendText);
+  if (!backend) problems.push({ source: '--iptables-backend', value: backendText, reason: `must be one of ${BackendChoices.join(', ')}` });
 
   const logLevel = str('log-level') ?? 'info';
   if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) {
@@ -169,7 +170,7 @@ function collectOptions(args: Record<string, unknown>, problems: FieldProblem[])
     probeTimeoutMs: probeTimeoutMs ?? 5000,
     ipv6,
     resolvConfPath,
-    backend: (backend ?? 'auto') as IptablesBackend,
+    backend: (backend ?? 'auto') as BackendChoice,
     ...(networkNamespace !== undefined ? { networkNamespace } : {}),
     logLevel,
   };

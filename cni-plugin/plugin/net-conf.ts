@@ -18,13 +18,12 @@
  * CNI plugins do. Nothing here does I/O.
  */
 
-import type { BackendChoice } from '../../apply/select-backend.js';
+import { type BackendChoice, BackendChoices } from '../../apply/select-backend.js';
 import { type FieldProblem, invalidInput } from '../../common/errors.js';
 
 export const PluginType = 'outrigger-cni';
 export const PodAnnotationsCapability = 'io.kubernetes.cri.pod-annotations';
 
-const Backends: readonly BackendChoice[] = ['auto', 'legacy', 'nft', 'plain'];
 const LogLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LogLevels)[number];
 
@@ -87,7 +86,7 @@ export function parseNetConf(config: Json): NetConf {
   let iptablesBackend: BackendChoice = NetConfDefaults.iptablesBackend;
   if (config.iptablesBackend !== undefined) {
     const b = config.iptablesBackend;
-    if (typeof b !== 'string' || !(Backends as readonly string[]).includes(b)) bad('iptablesBackend', b, `must be one of ${Backends.join(', ')}`);
+    if (typeof b !== 'string' || !(BackendChoices as readonly string[]).includes(b)) bad('iptablesBackend', b, `must be one of ${BackendChoices.join(', ')}`);
     else iptablesBackend = b as BackendChoice;
   }
 
