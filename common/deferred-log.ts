@@ -7,9 +7,11 @@
  * the commands accept: debug, info, warn, error, silent.
  */
 
+import { LogLevelValues } from './log-levels.js';
 import type { Logger } from './log.js';
 
-const LevelValues: Readonly<Record<string, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+const LevelValues: Readonly<Record<string, number>> = LogLevelValues;
+
 
 export type DeferredLevel = 'debug' | 'info' | 'warn' | 'error';
 

@@ -10,6 +10,7 @@ import type { CaptureConfig } from '../capture/capture-config.js';
 import { buildCaptureConfig, type RawCaptureSettings } from '../capture/build-capture-config.js';
 import { parseBoolean, parsePort } from '../capture/capture-values.js';
 import { type FieldProblem, invalidInput, isOutriggerError } from '../common/errors.js';
+import { CommandLogLevels, isLogLevel } from '../common/log-levels.js';
 import { CaptureEnvOnly, CaptureFlags } from '../capture/capture-flags.js';
 import { type BackendChoice, BackendChoices } from '../apply/select-backend.js';
 import type { InitOptions, Ipv6Mode } from './init-options.js';
@@ -149,7 +150,7 @@ function collectOptions(args: Record<string, unknown>, problems: FieldProblem[])
   if (!backend) problems.push({ source: '--iptables-backend', value: backendText, reason: `must be one of ${BackendChoices.join(', ')}` });
 
   const logLevel = str('log-level') ?? 'info';
-  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) {
+  if (!isLogLevel(logLevel, CommandLogLevels)) {
     problems.push({ source: '--log-level', value: logLevel, reason: 'must be debug, info, warn, error or silent' });
   }
 

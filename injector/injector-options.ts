@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type FieldProblem, invalidInput } from '../common/errors.js';
+import { isLogLevel, LogLevels } from '../common/log-levels.js';
 import type { InjectorServerOptions, TlsSource } from './server/injector-server.js';
 
 /**
@@ -46,7 +47,6 @@ export const InjectorFlags: Readonly<Record<string, Flag>> = {
 };
 
 const ServiceAccountNamespaceFile = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
-const LogLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 export function injectorUsage(): string {
   const rows = Object.entries(InjectorFlags).map(([name, f]) => `  ${`--${name}${f.type === 'string' ? ' VALUE' : ''}`.padEnd(30)}${f.describe}`);
@@ -107,7 +107,7 @@ export function parseInjectorFlags(argv: readonly string[], env: Readonly<Record
   const drainMs = seconds('shutdown-drain', 5, 600);
   const shutdownTimeoutMs = seconds('shutdown-timeout', 20, 600);
   const logLevel = str('log-level') ?? 'info';
-  if (!LogLevels.includes(logLevel)) problems.push({ source: '--log-level', value: logLevel, reason: `must be one of ${LogLevels.join(', ')}` });
+  if (!isLogLevel(logLevel)) problems.push({ source: '--log-level', value: logLevel, reason: `must be one of ${LogLevels.join(', ')}` });
   const address = str('address');
   if (address !== undefined && address.trim() === '') problems.push({ source: '--address', value: address, reason: 'must not be empty' });
 

@@ -7,6 +7,7 @@
 
 import { parseArgs } from 'node:util';
 import { type FieldProblem, invalidInput } from '../../common/errors.js';
+import { CommandLogLevels as LogLevels, isLogLevel } from '../../common/log-levels.js';
 
 export const RepairModes = ['delete', 'apply', 'off'] as const;
 export type RepairMode = (typeof RepairModes)[number];
@@ -76,7 +77,6 @@ export function installUsage(): string {
   return `Usage: outrigger cni install [flags]\n\nInstall the outrigger-cni plugin on this node, keep it installed, repair pods that escaped\ncapture, and remove exactly what was added on SIGTERM.\n\nFlags:\n${rows.join('\n')}\n  --help                        Show this help\n`;
 }
 
-const LogLevels = ['debug', 'info', 'warn', 'error', 'silent'];
 
 /** `30s`, `500ms`, `2m`: a bounded positive duration in ms, or null. */
 export function parseInterval(text: string): number | null {
@@ -141,9 +141,9 @@ export function parseInstallFlags(argv: readonly string[], env: Readonly<Record<
   }
 
   const logLevel = str('log-level') ?? 'info';
-  if (!LogLevels.includes(logLevel)) problems.push({ source: '--log-level', value: logLevel, reason: `must be one of ${LogLevels.join(', ')}` });
+  if (!isLogLevel(logLevel, LogLevels)) problems.push({ source: '--log-level', value: logLevel, reason: `must be one of ${LogLevels.join(', ')}` });
   const pluginLogLevel = str('plugin-log-level') ?? logLevel;
-  if (str('plugin-log-level') !== undefined && !LogLevels.includes(pluginLogLevel)) problems.push({ source: '--plugin-log-level', value: pluginLogLevel, reason: `must be one of ${LogLevels.join(', ')}` });
+  if (str('plugin-log-level') !== undefined && !isLogLevel(pluginLogLevel, LogLevels)) problems.push({ source: '--plugin-log-level', value: pluginLogLevel, reason: `must be one of ${LogLevels.join(', ')}` });
 
   const repairText = str('repair-mode') ?? 'delete';
   const repairMode = RepairModes.find((m) => m === repairText);

@@ -19,13 +19,12 @@
  */
 
 import { type BackendChoice, BackendChoices } from '../../apply/select-backend.js';
+import { isLogLevel, type LogLevel, LogLevels } from '../../common/log-levels.js';
 import { type FieldProblem, invalidInput } from '../../common/errors.js';
 
 export const PluginType = 'outrigger-cni';
 export const PodAnnotationsCapability = 'io.kubernetes.cri.pod-annotations';
 
-const LogLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LogLevels)[number];
 
 export const NetConfDefaults = {
   excludeNamespaces: ['kube-system'],
@@ -93,8 +92,8 @@ export function parseNetConf(config: Json): NetConf {
   let logLevel: LogLevel = NetConfDefaults.logLevel;
   if (config.logLevel !== undefined) {
     const l = config.logLevel;
-    if (typeof l !== 'string' || !(LogLevels as readonly string[]).includes(l)) bad('logLevel', l, `must be one of ${LogLevels.join(', ')}`);
-    else logLevel = l as LogLevel;
+    if (typeof l !== 'string' || !isLogLevel(l)) bad('logLevel', l, `must be one of ${LogLevels.join(', ')}`);
+    else logLevel = l;
   }
 
   let logFile: string | null = null;
