@@ -16,12 +16,14 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stageForOtherUsers } from './stage-for-other-users.ts';
 import { generate } from 'selfsigned';
 import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist/outrigger.mjs');
-const standIn = join(root, 'images/stand-in-proxy.py');
+// Run as the proxy's and the app's uids: staged where those users can read it.
+const standIn = stageForOtherUsers(join(root, 'images/stand-in-proxy.py'));
 const node = process.execPath;
 const work = mkdtempSync(join(tmpdir(), 'outrigger-demo-'));
 const children = [];

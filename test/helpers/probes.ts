@@ -6,10 +6,12 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { stageForOtherUsers } from '../../scripts/stage-for-other-users.js';
 import type { Namespace } from './netns.js';
 
-const serverScript = fileURLToPath(new URL('./probe-server.py', import.meta.url));
-const clientScript = fileURLToPath(new URL('./probe-client.py', import.meta.url));
+// Run as the proxy's and apps' uids: staged where those users can read them.
+const serverScript = stageForOtherUsers(fileURLToPath(new URL('./probe-server.py', import.meta.url)));
+const clientScript = stageForOtherUsers(fileURLToPath(new URL('./probe-client.py', import.meta.url)));
 const running = new Set<ChildProcess>();
 
 export interface ProbeReply {

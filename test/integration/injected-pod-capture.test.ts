@@ -16,7 +16,7 @@ import { DefaultInjectorConfig, type InjectorConfig, parseInjectorConfig } from 
 import type { Container, Pod } from '../../injector/kube/pod-types.js';
 import { reviewPod } from '../../injector/mutation/review-pod.js';
 import { createPodPair, destroyAllNamespaces, type Namespace, type PodPair, requireRealKernel, type RunResult } from '../helpers/netns.js';
-import { cliPath } from '../helpers/outrigger-cli.js';
+import { cliForAnyUser, cliPath } from '../helpers/outrigger-cli.js';
 import { hostPort, probe, startProbe, stopAllProbes } from '../helpers/probes.js';
 
 type Obj = Record<string, any>;
@@ -58,7 +58,8 @@ function runContainer(ns: Namespace, container: Container): Promise<RunResult> {
   const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value ?? '']));
   const identity = [`--reuid=${sc.runAsUser}`, `--regid=${sc.runAsGroup}`, '--clear-groups'];
   const privileges = [`--bounding-set=-all${caps.length ? `,${caps.join(',')}` : ''}`, '--inh-caps=-all', ...(sc.allowPrivilegeEscalation === false ? ['--no-new-privs'] : [])];
-  return ns.run('setpriv', [...identity, ...privileges, process.execPath, cliPath, ...(container.args ?? [])], { env: { ...env, PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
+  const { node, cli } = cliForAnyUser();
+  return ns.run('setpriv', [...identity, ...privileges, node, cli, ...(container.args ?? [])], { env: { ...env, PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
 }
 
 async function startProxy(pair: PodPair, injected: Injected): Promise<void> {
