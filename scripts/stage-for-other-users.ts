@@ -5,7 +5,8 @@
  * directory only root can enter (a clone in `mktemp -d` is mode 0700). This stages the files in
  * one directory of this process under the system temp directory (mode 0755): hard links where
  * the file system allows (the file's own mode applies), copies otherwise. The directory is
- * removed when the process exits.
+ * removed when the process exits; test workers can end without exit handlers, so directories of
+ * processes that are gone are removed when the next one is made.
  *
  * Plain TypeScript with erasable syntax only, so `node scripts/demo.mjs` imports it directly.
  */
@@ -17,9 +18,28 @@ import { basename, join } from 'node:path';
 let stagingDir: string | undefined;
 const staged = new Map<string, string>();
 
+const Prefix = 'outrigger-staged-';
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function removeLeftovers(): void {
+  for (const entry of readdirSync(tmpdir())) {
+    const pid = Number(/^outrigger-staged-(\d+)-/.exec(entry)?.[1]);
+    if (pid > 0 && pid !== process.pid && !isAlive(pid)) rmSync(join(tmpdir(), entry), { recursive: true, force: true });
+  }
+}
+
 function directory(): string {
   if (stagingDir === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), 'outrigger-staged-'));
+    removeLeftovers();
+    const dir = mkdtempSync(join(tmpdir(), `${Prefix}${process.pid}-`));
     chmodSync(dir, 0o755);
     process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
     stagingDir = dir;
