@@ -1,6 +1,6 @@
 /**
- * Runs the built `outrigger` CLI (dist/, made by `npm run build`) inside a test namespace; as
- * another user, from a staged copy that user can reach.
+ * Runs the built `outrigger` CLI (dist/, made by `npm run build`) inside a test namespace, from a
+ * staged copy that every user can reach.
  */
 
 import { existsSync } from 'node:fs';
@@ -21,10 +21,8 @@ export function cliForAnyUser(): { readonly node: string; readonly cli: string }
 }
 
 export function outrigger(ns: Namespace, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-  if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: run \`npm run build\` (npm test does it)`);
-  if (options.uid !== undefined) {
-    const { node, cli } = cliForAnyUser();
-    return ns.run(node, [cli, ...args], options);
-  }
-  return ns.run(process.execPath, [cliPath, ...args], options);
+  // Always the staged copy: as root, `--run-validation` starts its probe client as uid 1337 from
+  // the same Node binary (process.execPath), which that user must be able to run too.
+  const { node, cli } = cliForAnyUser();
+  return ns.run(node, [cli, ...args], options);
 }
