@@ -292,30 +292,48 @@ describe('binary copy', () => {
     });
     const target = join(node.binDir, 'outrigger-cni');
     await copyFileAtomic(sources[0]!.path, node.binDir, 'outrigger-cni', 0o755);
-    // A separate process reads the target in a loop (bounded in time) and reports every hash it saw.
-    const reader = spawn('/usr/bin/python3', ['-c', `
-import hashlib, json, os, sys, time
-seen = {}
-end = time.time() + 20
+    // A separate process reads the target in a loop (bounded in time) and prints one line per read:
+    // the sha256 of what it read, or 'missing'. Each copy starts while the reader is reading and
+    // the next one waits until the reader has seen the previous copy's result, so the reader sees
+    // both binaries whatever the machine's speed (the CI run where Python started after the last
+    // copy saw only one), and every read races a rename.
+    const reader = spawn('/usr/bin/python3', ['-u', '-c', `
+import hashlib, os, sys, time
+end = time.time() + 60
 while time.time() < end and not os.path.exists(sys.argv[2]):
     try:
         with open(sys.argv[1], 'rb') as f:
             h = hashlib.sha256(f.read()).hexdigest()
     except FileNotFoundError:
         h = 'missing'
-    seen[h] = seen.get(h, 0) + 1
-print(json.dumps(seen))
+    print(h, flush=True)
 `, target, join(node.root, 'stop')], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    reader.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const seen: Record<string, number> = {};
+    let lastSeen = '';
+    let pending = '';
+    reader.stdout.on('data', (d: Buffer) => {
+      pending += d.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) {
+        seen[line] = (seen[line] ?? 0) + 1;
+        lastSeen = line;
+      }
+    });
     const done = new Promise<void>((resolve) => reader.on('exit', () => resolve()));
-    for (let i = 1; i <= 20; i++) await copyFileAtomic(sources[i % 2]!.path, node.binDir, 'outrigger-cni', 0o755);
-    await new Promise((r) => setTimeout(r, 300)); // let the reader see the last copy too
-    writeFileSync(join(node.root, 'stop'), 'stop');
-    await done;
-    const seen = JSON.parse(out) as Record<string, number>;
+    try {
+      await waitFor('the reader reads the first binary', async () => lastSeen === sources[0]!.hash, 20_000);
+      for (let i = 1; i <= 20; i++) {
+        const expected = sources[i % 2]!;
+        await copyFileAtomic(expected.path, node.binDir, 'outrigger-cni', 0o755);
+        await waitFor(`the reader sees copy ${i}`, async () => lastSeen === expected.hash, 20_000);
+      }
+    } finally {
+      writeFileSync(join(node.root, 'stop'), 'stop');
+      await done;
+    }
     // Reads happened throughout, and every one of them was a whole binary (never 'missing' or partial).
-    expect(Object.values(seen).reduce((a, b) => a + b, 0)).toBeGreaterThan(10);
+    expect(Object.values(seen).reduce((a, b) => a + b, 0)).toBeGreaterThan(20);
     expect(Object.keys(seen).sort()).toEqual(sources.map((s) => s.hash).sort());
     expect(statSync(target).mode & 0o777).toBe(0o755);
     expect(readdirSync(node.binDir).filter((n) => n.includes('outrigger-tmp'))).toEqual([]);
