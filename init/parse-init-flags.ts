@@ -14,6 +14,7 @@ import { CommandLogLevels, isLogLevel } from '../common/log-levels.js';
 import { CaptureEnvOnly, CaptureFlags } from '../capture/capture-flags.js';
 import { type BackendChoice, BackendChoices } from '../apply/select-backend.js';
 import type { InitOptions, Ipv6Mode } from './init-options.js';
+import { parseDurationMs } from '../common/duration.js';
 
 export interface ParsedInit {
   readonly capture: CaptureConfig;
@@ -105,16 +106,6 @@ function collectCaptureSettings(args: Record<string, unknown>, env: Env): RawCap
     if (text !== undefined && text !== '') raw[setting] = { text, source: `env ${name}` };
   }
   return raw as RawCaptureSettings;
-}
-
-/** Go-style durations as Istio accepts them: `5s`, `500ms`, `1m`, `1m30s`. */
-export function parseDurationMs(text: string): number | null {
-  const trimmed = text.trim();
-  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(trimmed)) return null;
-  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  let total = 0;
-  for (const match of trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(match[1]) * (units[match[2] ?? 's'] ?? 0);
-  return total;
 }
 
 function collectOptions(args: Record<string, unknown>, problems: FieldProblem[]): InitOptions {

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { type FieldProblem, invalidInput } from '../common/errors.js';
 import { isLogLevel, LogLevels } from '../common/log-levels.js';
 import type { InjectorServerOptions, TlsSource } from './server/injector-server.js';
+import { parseDurationMs } from '../common/duration.js';
 
 /**
  * What the server takes (InjectorServerOptions), less what the command supplies itself (the host
@@ -38,10 +39,10 @@ export const InjectorFlags: Readonly<Record<string, Flag>> = {
   namespace: { type: 'string', describe: 'self-managed: namespace of the Secret and Service (default $POD_NAMESPACE, then the service account\'s)' },
   'cluster-domain': { type: 'string', describe: 'self-managed: cluster DNS domain (default cluster.local)' },
   kubeconfig: { type: 'string', describe: 'self-managed: kubeconfig file (default: in-cluster service account)' },
-  'tls-check-interval': { type: 'string', describe: 'self-managed: seconds between Secret/caBundle checks (default 60)' },
-  'reload-poll-interval': { type: 'string', describe: 'Seconds between polls of the config and certificate files, beside the directory watch (default 10)' },
-  'shutdown-drain': { type: 'string', describe: 'Seconds to keep serving after /readyz turns 503 on SIGTERM (default 5)' },
-  'shutdown-timeout': { type: 'string', describe: 'Seconds in-flight requests may take after the drain (default 20)' },
+  'tls-check-interval': { type: 'string', describe: 'self-managed: time between Secret/caBundle checks, seconds or a duration (default 60)' },
+  'reload-poll-interval': { type: 'string', describe: 'Time between polls of the config and certificate files, beside the directory watch, seconds or a duration such as 500ms (default 10)' },
+  'shutdown-drain': { type: 'string', describe: 'How long to keep serving after /readyz turns 503 on SIGTERM, seconds or a duration (default 5)' },
+  'shutdown-timeout': { type: 'string', describe: 'How long in-flight requests may take after the drain, seconds or a duration (default 20)' },
   'log-level': { type: 'string', describe: 'trace, debug, info, warn, error or silent (default info)' },
   help: { type: 'boolean', describe: 'Show this help' },
 };
@@ -88,12 +89,12 @@ export function parseInjectorFlags(argv: readonly string[], env: Readonly<Record
   const seconds = (name: string, fallback: number, max: number): number => {
     const text = str(name);
     if (text === undefined) return fallback * 1000;
-    const n = Number(text);
-    if (text.trim() === '' || !Number.isFinite(n) || n < 0 || n > max) {
-      problems.push({ source: `--${name}`, value: text, reason: `must be a number of seconds from 0 to ${max}` });
+    const ms = parseDurationMs(text, { bareNumberUnit: 's' });
+    if (ms === null || ms > max * 1000) {
+      problems.push({ source: `--${name}`, value: text, reason: `must be a duration from 0 to ${max}s, in seconds (10, 0.5) or as 500ms, 30s, 2m` });
       return fallback * 1000;
     }
-    return Math.round(n * 1000);
+    return ms;
   };
   const name = (flag: string, fallback: string): string => {
     const text = str(flag) ?? fallback;

@@ -8,6 +8,7 @@
 import { parseArgs } from 'node:util';
 import { type FieldProblem, invalidInput } from '../../common/errors.js';
 import { CommandLogLevels as LogLevels, isLogLevel } from '../../common/log-levels.js';
+import { parseDurationMs } from '../../common/duration.js';
 
 export const RepairModes = ['delete', 'apply', 'off'] as const;
 export type RepairMode = (typeof RepairModes)[number];
@@ -77,14 +78,6 @@ export function installUsage(): string {
   return `Usage: outrigger cni install [flags]\n\nInstall the outrigger-cni plugin on this node, keep it installed, repair pods that escaped\ncapture, and remove exactly what was added on SIGTERM.\n\nFlags:\n${rows.join('\n')}\n  --help                        Show this help\n`;
 }
 
-
-/** `30s`, `500ms`, `2m`: a bounded positive duration in ms, or null. */
-export function parseInterval(text: string): number | null {
-  const match = /^(\d+)(ms|s|m)$/.exec(text.trim());
-  if (!match) return null;
-  const ms = Number(match[1]) * ({ ms: 1, s: 1000, m: 60_000 } as const)[match[2] as 'ms' | 's' | 'm'];
-  return ms >= 50 && ms <= 3_600_000 ? ms : null;
-}
 
 export type ParseInstallResult = { readonly kind: 'help' } | { readonly kind: 'options'; readonly options: InstallOptions };
 
@@ -170,7 +163,8 @@ export function parseInstallFlags(argv: readonly string[], env: Readonly<Record<
 
   const interval = (name: string): number => {
     const text = str(name) ?? '';
-    const ms = parseInterval(text);
+    const parsed = parseDurationMs(text);
+    const ms = parsed !== null && parsed >= 50 && parsed <= 3_600_000 ? parsed : null;
     if (ms === null) problems.push({ source: `--${name}`, value: text, reason: 'must be a duration such as 500ms, 30s or 2m (50ms to 60m)' });
     return ms ?? 30_000;
   };

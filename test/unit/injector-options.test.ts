@@ -79,4 +79,11 @@ describe('outrigger injector flags', () => {
   it('prints help', () => {
     expect(parseInjectorFlags(['--help'], {}, noFile)).toEqual({ kind: 'help' });
   });
+
+  it('takes its durations as seconds or in the Go form the other subcommands use, and names a bad one', () => {
+    const files = ['--tls-cert-file', '/c', '--tls-key-file', '/k'];
+    const result = parseInjectorFlags([...files, '--shutdown-drain', '2.5', '--shutdown-timeout', '1m', '--reload-poll-interval', '500ms'], {}, noFile);
+    expect(result.kind === 'run' && [result.options.drainMs, result.options.shutdownTimeoutMs, result.options.reloadPollMs]).toEqual([2500, 60_000, 500]);
+    expect(problems([...files, '--shutdown-drain', '5 minutes', '--shutdown-timeout', '11m'])).toEqual(['--shutdown-drain', '--shutdown-timeout']);
+  });
 });
