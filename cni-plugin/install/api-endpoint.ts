@@ -1,14 +1,13 @@
 /**
  * Where the API server is and how to authenticate: in a pod, KUBERNETES_SERVICE_HOST/PORT with
  * the service-account CA and token files; otherwise (tests, out-of-cluster runs) the current
- * context of a kubeconfig (server, CA inline or as a file, token inline or as a file). The
+ * context of a kubeconfig, read as the plugin reads it (cni-plugin/kube/read-kubeconfig.ts). The
  * token is read on every call because projected tokens rotate.
  */
 
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
-import { parse } from 'yaml';
 import { ErrorCodes, OutriggerError } from '../../common/errors.js';
+import { readKubeconfig } from '../kube/read-kubeconfig.js';
 
 export interface ApiEndpoint {
   readonly server: string;
@@ -40,36 +39,17 @@ export async function inClusterEndpoint(server: string, caFile: string, tokenFil
   return { server, caPem, token };
 }
 
-type Named<T> = { name?: string } & T;
-
+/** The installer outside a pod (tests, out-of-cluster runs): the same kubeconfig reading as the plugin's. */
 export async function kubeconfigEndpoint(path: string): Promise<ApiEndpoint> {
-  const bad = (reason: string) => new OutriggerError(ErrorCodes.InvalidInput, `kubeconfig ${path}: ${reason}`);
-  let doc: {
-    'current-context'?: string;
-    contexts?: Named<{ context?: { cluster?: string; user?: string } }>[];
-    clusters?: Named<{ cluster?: { server?: string; 'certificate-authority-data'?: string; 'certificate-authority'?: string } }>[];
-    users?: Named<{ user?: { token?: string; tokenFile?: string } }>[];
-  };
-  try {
-    doc = parse(await readText(path, 'kubeconfig')) as typeof doc;
-  } catch (error) {
-    if (error instanceof OutriggerError) throw error;
-    throw bad(`not YAML (${String(error)})`);
-  }
-  const context = doc.contexts?.find((c) => c.name === doc['current-context'])?.context ?? doc.contexts?.[0]?.context;
-  const cluster = (doc.clusters?.find((c) => c.name === context?.cluster) ?? doc.clusters?.[0])?.cluster;
-  const user = (doc.users?.find((u) => u.name === context?.user) ?? doc.users?.[0])?.user;
-  if (!cluster?.server || !/^https?:\/\//.test(cluster.server)) throw bad('no cluster server (https://...)');
-  const base = dirname(path);
-  let caPem: string | undefined;
-  if (cluster['certificate-authority-data']) caPem = Buffer.from(cluster['certificate-authority-data'], 'base64').toString('utf8');
-  else if (cluster['certificate-authority']) caPem = await readText(resolve(base, cluster['certificate-authority']), 'CA bundle');
+  const access = await readKubeconfig(path);
   let token: () => Promise<string>;
-  if (user?.tokenFile) token = tokenFromFile(resolve(base, user.tokenFile));
-  else if (user?.token) {
-    const fixed = user.token;
+  if (access.tokenFile) token = tokenFromFile(access.tokenFile);
+  else if (access.token) {
+    const fixed = access.token;
     token = async () => fixed;
-  } else throw bad('the user has neither token nor tokenFile (client certificates are not supported here)');
+  } else {
+    throw new OutriggerError(ErrorCodes.InvalidInput, `kubeconfig ${path}: the user has neither token nor tokenFile (client certificates are not supported here)`);
+  }
   await token();
-  return { server: cluster.server.replace(/\/+$/, ''), caPem, token };
+  return { server: access.server.href.replace(/\/+$/, ''), caPem: access.ca?.toString('utf8'), token };
 }

@@ -7,7 +7,7 @@
 
 import { createCommandRunner } from '../../apply/create-command-runner.js';
 import { CniError, CniErrorCodes } from '../skel/cni-error.js';
-import { readKubeconfig } from './kubeconfig.js';
+import { readKubeconfig } from '../kube/read-kubeconfig.js';
 import { NODE_PATH, type PluginContext } from './plugin-context.js';
 
 export async function cmdStatus(ctx: PluginContext, envPath: string | undefined): Promise<void> {

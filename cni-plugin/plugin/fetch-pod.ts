@@ -11,7 +11,7 @@ import { request } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import { ErrorCodes, OutriggerError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
-import type { KubeAccess } from './kubeconfig.js';
+import type { KubeAccess } from '../kube/read-kubeconfig.js';
 
 export interface PodMeta {
   readonly uid: string;

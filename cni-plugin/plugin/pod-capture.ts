@@ -17,7 +17,7 @@ import { parseBoolean } from '../../capture/capture-values.js';
 import { CaptureSettingsAnnotation, decodeCaptureSettings } from '../../capture/pod-annotations.js';
 import type { Logger } from '../../common/log.js';
 import { fetchPod } from './fetch-pod.js';
-import { readKubeconfig } from './kubeconfig.js';
+import { readKubeconfig } from '../kube/read-kubeconfig.js';
 import type { NetConf } from './net-conf.js';
 import type { PodIdentity } from './pod-identity.js';
 

@@ -60,7 +60,9 @@ contexts:
   it.each([
     ['no server', 'clusters: []\n', /no cluster server/],
     ['client certificates', 'clusters:\n- name: c\n  cluster: { server: "https://h:1" }\nusers:\n- name: u\n  user: { client-certificate: c.crt }\n', /neither token nor tokenFile/],
+    ['an http server', 'clusters:\n- name: c\n  cluster: { server: "http://h:1" }\n', /must use https/],
   ])('refuses %s', async (_name, text, message) => {
+    file('c.crt', ca);
     await expect(kubeconfigEndpoint(file('bad', text))).rejects.toThrow(message);
   });
 });

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readKubeconfig } from '../../cni-plugin/plugin/kubeconfig.js';
+import { readKubeconfig } from '../../cni-plugin/kube/read-kubeconfig.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'or-kubeconfig-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

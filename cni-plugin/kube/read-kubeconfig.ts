@@ -1,9 +1,10 @@
 /**
- * Reads the one cluster and user the plugin needs from a kubeconfig file (its current context):
- * the API server URL, its CA, and a bearer token (inline or a token file, re-read on every
- * request so a rotated token is picked up) or a client certificate. Deliberately small: the
- * plugin runs on every pod start and must not load @kubernetes/client-node. The YAML parser is
- * loaded only here, on the API fallback path. Secrets are never put in errors or logs.
+ * Reads the one cluster and user from a kubeconfig file (its current context), for both the
+ * plugin's API fallback and the installer run outside a pod: the API server URL, its CA, and a
+ * bearer token (inline or a token file, which callers re-read so a rotated token is picked up)
+ * or a client certificate. Deliberately small: the plugin runs on every pod start and must not
+ * load @kubernetes/client-node; the YAML parser is loaded only when the file is YAML. Secrets
+ * are never put in errors or logs.
  */
 
 import { readFile } from 'node:fs/promises';
