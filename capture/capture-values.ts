@@ -6,7 +6,7 @@
  */
 
 import type { Cidr, Selection } from './capture-config.js';
-import { parseCidr, parseIp } from './ip-address.js';
+import { parseCidr } from './ip-address.js';
 
 export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
 
@@ -128,8 +128,4 @@ export function parseBoolean(text: string): Parsed<boolean> {
   if (TRUE_WORDS.has(word)) return ok(true);
   if (FALSE_WORDS.has(word)) return ok(false);
   return fail('must be true or false');
-}
-
-export function parseIpAddress(text: string): Parsed<string> {
-  return parseIp(text) ? ok(text) : fail('not a valid IPv4 or IPv6 address');
 }

@@ -62,8 +62,3 @@ export function readSavedState(saveOutput: string): SavedState {
   }
   return { tables, fingerprint };
 }
-
-/** Whether the namespace holds anything of ours for this family. */
-export function hasOwnState(state: SavedState): boolean {
-  return [...state.tables.values()].some((t) => t.ownChains.length > 0 || t.builtinRules.length > 0);
-}
