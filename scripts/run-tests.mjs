@@ -1,4 +1,4 @@
-// Runs the whole test suite (unit + integration projects) with vitest, then prints one plain
+// Runs the type check and the whole test suite (unit + integration projects) with vitest, then prints one plain
 // closing line `tests: N passed, N failed, N skipped`. A skipped or todo test fails the run:
 // tests that cannot run must fail with a reason, never skip silently.
 import { spawnSync } from 'node:child_process';
@@ -8,11 +8,15 @@ const report = 'test-results/vitest.json';
 mkdirSync('test-results', { recursive: true });
 rmSync(report, { force: true });
 const extra = process.argv.slice(2);
-// Integration tests run the built CLI.
-const build = spawnSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
-if (build.status !== 0) {
-  console.log('tests: 0 passed, 1 failed');
-  process.exit(1);
+// The type check first (strict, unused locals and parameters: vitest strips types without
+// checking them), then the build the integration tests run.
+for (const step of ['typecheck', 'build']) {
+  const run = spawnSync('npm', ['run', '--silent', step], { stdio: 'inherit' });
+  if (run.status !== 0) {
+    console.error(`run-tests: npm run ${step} failed`);
+    console.log('tests: 0 passed, 1 failed');
+    process.exit(1);
+  }
 }
 const vitest = spawnSync('npx', ['--no', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${report}`, ...extra], { stdio: 'inherit' });
 
