@@ -35,6 +35,18 @@ function str(node: Node | undefined, key: string): string | null {
   return typeof value === 'string' && value !== '' ? value : null;
 }
 
+/**
+ * yaml's parse, loaded only when the file is YAML. In the esbuild ESM bundle (dist/, where the
+ * installer runs) a dynamic import of the CommonJS yaml package yields a namespace holding only
+ * `default`; in the CommonJS single executable and unbundled, `parse` is there too.
+ */
+async function loadYamlParse(): Promise<(text: string) => unknown> {
+  const yaml = (await import('yaml')) as Partial<typeof import('yaml')> & { readonly default?: typeof import('yaml') };
+  const parse = yaml.parse ?? yaml.default?.parse;
+  if (!parse) throw new Error('the yaml module has no parse function');
+  return parse;
+}
+
 export async function readKubeconfig(path: string): Promise<KubeAccess> {
   const fail = (reason: string, cause?: unknown) =>
     new OutriggerError(ErrorCodes.ReadFailed, `kubeconfig ${path}: ${reason}`, cause === undefined ? {} : { cause });
@@ -46,7 +58,7 @@ export async function readKubeconfig(path: string): Promise<KubeAccess> {
   }
   let doc: Node;
   try {
-    const parsed: unknown = text.trimStart().startsWith('{') ? JSON.parse(text) : (await import('yaml')).parse(text);
+    const parsed: unknown = text.trimStart().startsWith('{') ? JSON.parse(text) : (await loadYamlParse())(text);
     if (typeof parsed !== 'object' || parsed === null) throw new Error('not a mapping');
     doc = parsed as Node;
   } catch (cause) {
