@@ -11,12 +11,13 @@ import { execa } from 'execa';
 
 const created = new Set<string>();
 
-export function requireRealKernel(): void {
+/** Fails (never skips) unless running as root with the tools the tests use, plus `extraTools`. */
+export function requireRealKernel(extraTools: readonly string[] = []): void {
   const uid = process.getuid?.() ?? -1;
   if (uid !== 0) {
     throw new Error(`integration tests need root to create network namespaces and apply iptables rules (running as uid ${uid}); run them as root, e.g. via .ci/run`);
   }
-  for (const tool of ['ip', 'iptables-nft-restore', 'ip6tables-nft-restore', 'iptables-legacy-restore', '/usr/bin/python3', 'setpriv', 'nsenter']) {
+  for (const tool of ['ip', 'iptables-nft-restore', 'ip6tables-nft-restore', 'iptables-legacy-restore', '/usr/bin/python3', 'setpriv', 'nsenter', ...extraTools]) {
     try {
       execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
     } catch {

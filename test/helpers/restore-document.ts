@@ -1,7 +1,9 @@
 /**
- * Parses iptables-restore text into comparable data, normalising only what iptables-restore
- * itself treats as identical: `* nat`/`*nat`, `-N X`/`:X - [0:0]`, `--to-port`/`--to-ports`, and
- * `-m comment --comment ...` (outrigger's purpose comments). Used by the conformance test.
+ * Parses iptables-restore (and iptables-save) text into comparable data, normalising only what
+ * iptables-restore itself treats as identical: `* nat`/`*nat`, `-N X`/`:X - [0:0]`,
+ * `--to-port`/`--to-ports`, and `-m comment --comment ...` (outrigger's purpose comments). Used
+ * by the conformance test; the real-kernel property test passes a stricter normaliser
+ * (canonical-rule.ts) that spells each rule as the kernel gives it back.
  */
 
 export interface RestoreTable {
@@ -31,8 +33,25 @@ export function normaliseRule(line: string): string {
   return out.join(' ');
 }
 
-/** Splits a sequence of table blocks into restore documents: a table name that does not sort after the previous one starts a new document. */
-export function parseRestoreDocuments(text: string): RestoreTable[][] {
+export interface ParseOptions {
+  /** Turns one rule line into its comparable form; default normaliseRule. */
+  readonly normalise?: (line: string) => string;
+}
+
+/**
+ * Splits a sequence of table blocks into restore documents: a table name that does not sort
+ * after the previous one starts a new document.
+ */
+export function parseRestoreDocuments(text: string, options: ParseOptions = {}): RestoreTable[][] {
+  return parseTables(text, true, options.normalise ?? normaliseRule);
+}
+
+/** One document whose tables may come in any order, as iptables-save prints them (nft: mangle, raw, nat). */
+export function parseRestoreDocument(text: string, options: ParseOptions = {}): RestoreTable[] {
+  return parseTables(text, false, options.normalise ?? normaliseRule)[0] ?? [];
+}
+
+function parseTables(text: string, splitDocuments: boolean, normalise: (line: string) => string): RestoreTable[][] {
   const documents: RestoreTable[][] = [];
   let current: RestoreTable | null = null;
   let lastTable = '';
@@ -41,7 +60,7 @@ export function parseRestoreDocuments(text: string): RestoreTable[][] {
     if (line === '' || line.startsWith('#') || /^ip6?tables-save$/.test(line)) continue;
     if (line.startsWith('*')) {
       const table = line.slice(1).trim();
-      if (documents.length === 0 || table <= lastTable) documents.push([]);
+      if (documents.length === 0 || (splitDocuments && table <= lastTable)) documents.push([]);
       lastTable = table;
       current = { table, chains: [], rules: [] };
       documents[documents.length - 1]?.push(current);
@@ -56,7 +75,7 @@ export function parseRestoreDocuments(text: string): RestoreTable[][] {
     else if (line.startsWith(':')) {
       const name = line.slice(1).split(/\s+/)[0] ?? '';
       if (!['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'].includes(name)) current.chains.push(name);
-    } else current.rules.push(normaliseRule(line));
+    } else current.rules.push(normalise(line));
   }
   return documents;
 }
