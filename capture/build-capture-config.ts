@@ -23,6 +23,7 @@ import {
   splitList,
 } from './capture-values.js';
 import { cidrContains } from './ip-address.js';
+import { MaxOwnerGroupsInclude } from './plan-outbound.js';
 
 /** One raw value and where it came from, e.g. `{ text: "abc", source: "--proxy-uid" }`. */
 export interface RawValue {
@@ -184,6 +185,14 @@ function buildOwnerGroupFilter(raw: RawCaptureSettings, problems: FieldProblem[]
       return { mode: 'all' };
     }
     const groups = check(includeItems, include);
+    if (groups && groups.length > MaxOwnerGroupsInclude) {
+      problems.push({
+        source: include?.source ?? 'owner groups',
+        value: include?.text ?? '',
+        reason: `names ${groups.length} groups; at most ${MaxOwnerGroupsInclude} fit in the one iptables rule they share`,
+      });
+      return { mode: 'all' };
+    }
     return groups ? { mode: 'only', groups } : { mode: 'all' };
   }
   if (excludeItems.length > 0) {

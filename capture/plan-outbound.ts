@@ -43,6 +43,14 @@ export function planProxyOwnerExemptions(ctx: PlanContext): void {
   }
 }
 
+/**
+ * Most groups an include list may name. They share one rule (`-m owner ! --gid-owner G` per
+ * group, five words each, as Istio writes it), and iptables-restore (1.8, legacy and nft) refuses
+ * a line of more words than its parser holds ("Parser cannot handle more arguments"): 48 groups
+ * fit with the rule's other words, 49 do not. The config builder refuses longer lists up front.
+ */
+export const MaxOwnerGroupsInclude = 48;
+
 export function planOwnerGroups(ctx: PlanContext): void {
   const filter = ctx.config.ownerGroups;
   if (filter.mode === 'except') {

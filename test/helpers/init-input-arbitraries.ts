@@ -7,8 +7,9 @@
  * set, /0), loopback ranges, owner names and numeric ids up to 2^32-2, owner-group include or
  * exclude, interface names with `.`, `@`, `-` and the `+` wildcard, TPROXY marks and route tables
  * up to 2^32-1, DNS capture with and without capture-all, drop-invalid, a custom IPv4 loopback
- * range and dual-stack. Every input is valid: owner names are the host's own (iptables resolves
- * them) and a user name without `-g` is also a group name (it then doubles as the gid).
+ * range, dual-stack, and owner-group include lists up to the longest outrigger accepts. Every
+ * input is valid: owner names are the host's own (iptables resolves them) and a user name
+ * without `-g` is also a group name (it then doubles as the gid).
  */
 
 import fc from 'fast-check';
@@ -16,6 +17,7 @@ import type { CaptureSettingKey } from '../../capture/build-capture-config.js';
 import { CaptureEnvOnly, type CaptureFlag, CaptureFlags } from '../../capture/capture-flags.js';
 import { parseOwner } from '../../capture/capture-values.js';
 import { formatAddress } from '../../capture/ip-address.js';
+import { MaxOwnerGroupsInclude } from '../../capture/plan-outbound.js';
 
 export interface InitInput {
   /** `outrigger init` arguments (capture flags and --ipv6). */
@@ -121,9 +123,12 @@ type StringSettings = Partial<Record<CaptureSettingKey, string>>;
 /** Owner groups from the environment: include, exclude, or `*` with exclude (never both narrowing). */
 function ownerGroups(groups: readonly string[]): fc.Arbitrary<Record<string, string>> {
   const list = commaList(ownerIds(groups), 1, 3);
+  // Include lists share one rule (`-m owner ! --gid-owner G` per group): also long ones, up to the limit.
+  const longList = fc.array(ownerIds(groups), { minLength: MaxOwnerGroupsInclude - 8, maxLength: MaxOwnerGroupsInclude }).map((ids) => ids.join(','));
   return fc.oneof(
     fc.constant({}),
     list.map((text) => ({ ISTIO_OUTBOUND_OWNER_GROUPS: text })),
+    longList.map((text) => ({ ISTIO_OUTBOUND_OWNER_GROUPS: text })),
     list.map((text) => ({ ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE: text })),
     list.map((text) => ({ ISTIO_OUTBOUND_OWNER_GROUPS: '*', ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE: text })),
   );

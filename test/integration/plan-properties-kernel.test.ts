@@ -27,6 +27,7 @@ import { gatherHostFacts } from '../../apply/gather-host-facts.js';
 import { verifyCapture } from '../../apply/verify-capture.js';
 import type { CaptureConfig, HostFacts } from '../../capture/capture-config.js';
 import { planCapture } from '../../capture/plan-capture.js';
+import { MaxOwnerGroupsInclude } from '../../capture/plan-outbound.js';
 import { renderRestore } from '../../capture/render-restore.js';
 import { parseInitFlags } from '../../init/parse-init-flags.js';
 import { hostOwners } from '../helpers/canonical-rule.js';
@@ -211,6 +212,23 @@ async function roundTrip(input: InitInput, foreign: readonly string[], backend: 
     ns.destroy();
   }
 }
+
+/** The longest owner-group include list outrigger accepts, numeric ids and names mixed. */
+function longestOwnerGroupInclude(): string {
+  const names = owners.groups.filter((name) => /^[a-z_][a-z0-9_-]*$/.test(name)).slice(0, 8);
+  return Array.from({ length: MaxOwnerGroupsInclude }, (_, i) => names[i] ?? String(1000 + i)).join(',');
+}
+
+describe.each(Backends)('fixed regression cases on the real kernel, %s backend', (backend) => {
+  it('applies and cleans up the longest owner-group include list; one group more is refused before the kernel is touched', async () => {
+    // Found by the property: 49 or more groups made iptables-restore refuse the rule
+    // ("Parser cannot handle more arguments"), on both backends, after the flags had been accepted.
+    const groups = longestOwnerGroupInclude();
+    const input: InitInput = { argv: ['-i', '*', '-b', '*', '--ipv6', 'true'], env: { ISTIO_OUTBOUND_OWNER_GROUPS: groups }, resolvConf: '', globalIpv6: false };
+    await roundTrip(input, ['natOutput'], backend, new Map());
+    expect(() => parseInitFlags(['--ipv6', 'true'], { ISTIO_OUTBOUND_OWNER_GROUPS: `${groups},4242` })).toThrow(/at most 48 fit in the one iptables rule/);
+  });
+});
 
 describe.each(Backends)('random capture configurations on the real kernel, %s backend', (backend) => {
   it('are applied exactly as planned and cleaned up completely', async () => {

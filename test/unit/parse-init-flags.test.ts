@@ -92,6 +92,16 @@ describe('parseInitFlags', () => {
     expect(error.problems[0]?.source).toBe('env ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE');
   });
 
+  it('accepts at most 48 owner groups to include, the most one iptables rule holds (found by the real-kernel property test)', () => {
+    const groups = (n: number) => Array.from({ length: n }, (_, i) => String(1000 + i)).join(',');
+    expect(parse([], { ISTIO_OUTBOUND_OWNER_GROUPS: groups(48) }).capture.ownerGroups).toMatchObject({ mode: 'only' });
+    expect(failure([], { ISTIO_OUTBOUND_OWNER_GROUPS: groups(49) }).problems).toEqual([
+      { source: 'env ISTIO_OUTBOUND_OWNER_GROUPS', value: groups(49), reason: 'names 49 groups; at most 48 fit in the one iptables rule they share' },
+    ]);
+    // Excluded groups get a rule each: no such limit.
+    expect(parse([], { ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE: groups(100) }).capture.ownerGroups).toMatchObject({ mode: 'except' });
+  });
+
   it('refuses a TPROXY mark equal to the reserved outbound mark and reserved route tables', () => {
     const error = failure(['-t', '1338', '-r', '254']);
     expect(error.problems.map((p) => p.source)).toEqual(['--istio-inbound-tproxy-route-table (-r)', '--istio-inbound-tproxy-mark (-t)']);
