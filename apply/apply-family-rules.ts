@@ -23,6 +23,17 @@ export interface FamilyApplyResult {
   readonly tables: readonly string[];
   /** Puts back the state saved before this apply (used if a later step fails). */
   readonly revert: () => Promise<void>;
+  /** What the namespace held before (where an earlier run's TPROXY marks are found). */
+  readonly previous: SavedState;
+}
+
+export interface FamilyApplyOptions {
+  /**
+   * When the family's rules cannot even be read (its save fails), report "nothing changed"
+   * instead of failing: for removing an earlier run's IPv6 rules from a pod whose kernel now
+   * refuses ip6tables, where there can be none of ours.
+   */
+  readonly skipIfUnreadable?: boolean;
 }
 
 export async function readLiveState(bins: IptablesBinaries, runner: CommandRunner): Promise<SavedState> {
@@ -45,13 +56,22 @@ function backupInput(state: SavedState, tables: readonly string[]): string {
 }
 
 /** Applies one family's plan. `log` (optional) gets a debug line per step; results are returned as data. */
-export async function applyFamilyRules(plan: FamilyPlan, bins: IptablesBinaries, runner: CommandRunner, log?: Logger): Promise<FamilyApplyResult> {
-  const state = await readLiveState(bins, runner);
-  const transition = planTransition(plan, state);
+export async function applyFamilyRules(
+  plan: FamilyPlan, bins: IptablesBinaries, runner: CommandRunner, log?: Logger, options: FamilyApplyOptions = {},
+): Promise<FamilyApplyResult> {
   const family = plan.family;
+  let state: SavedState;
+  try {
+    state = await readLiveState(bins, runner);
+  } catch (error) {
+    if (!options.skipIfUnreadable) throw error;
+    log?.debug({ family, backend: bins.backend, err: error }, 'rules unreadable; nothing of ours can be there');
+    return { family, backend: bins.backend, changed: false, tables: [], revert: async () => {}, previous: readSavedState('') };
+  }
+  const transition = planTransition(plan, state);
   if (!transition) {
     log?.debug({ family, backend: bins.backend }, 'capture rules already in place');
-    return { family, backend: bins.backend, changed: false, tables: [], revert: async () => {} };
+    return { family, backend: bins.backend, changed: false, tables: [], revert: async () => {}, previous: state };
   }
 
   const lockArgs = bins.needsLock ? ['--wait'] : [];
@@ -81,5 +101,5 @@ export async function applyFamilyRules(plan: FamilyPlan, bins: IptablesBinaries,
     );
   }
   log?.debug({ family, backend: bins.backend, tables: transition.tables }, 'capture rules applied');
-  return { family, backend: bins.backend, changed: true, tables: transition.tables, revert };
+  return { family, backend: bins.backend, changed: true, tables: transition.tables, revert, previous: state };
 }

@@ -2,7 +2,9 @@
  * The iproute2 side of capture: TPROXY's policy routing (packets with the mark are delivered
  * locally: `ip rule fwmark M lookup T` + `ip route local default dev lo table T`) and the IPv6
  * inbound passthrough address `::6/128` on lo. Each step checks first, so re-runs are no-ops,
- * and reports what it added so a failed apply can undo exactly that.
+ * and reports what it added so a failed apply can undo exactly that. Each change names its own
+ * mark and table, so routing an earlier run added with other values (found by the marks in our
+ * saved mangle rules) can be removed as precisely as this run's.
  */
 
 import type { IpFamily } from '../capture/capture-config.js';
@@ -28,9 +30,19 @@ function familyFlag(family: IpFamily): string {
 
 interface JsonRule { fwmark?: string; table?: string }
 
-async function hasMarkRule(runner: CommandRunner, family: IpFamily, mark: number, table: number): Promise<boolean> {
+/** The family's `fwmark M lookup T` rules whose mark is one of `marks`. */
+async function markRules(runner: CommandRunner, family: IpFamily, marks: readonly number[]): Promise<{ mark: number; table: number }[]> {
   const rules = JSON.parse((await ip(runner, ['-j', familyFlag(family), 'rule', 'show'])) || '[]') as JsonRule[];
-  return rules.some((r) => r.fwmark !== undefined && Number(r.fwmark) === mark && String(r.table) === String(table));
+  return rules.flatMap((r) => {
+    if (r.fwmark === undefined || r.table === undefined) return [];
+    const mark = Number(r.fwmark);
+    const table = Number(r.table); // named tables (main, local) are never ours
+    return marks.includes(mark) && Number.isInteger(table) ? [{ mark, table }] : [];
+  });
+}
+
+async function hasMarkRule(runner: CommandRunner, family: IpFamily, mark: number, table: number): Promise<boolean> {
+  return (await markRules(runner, family, [mark])).some((r) => r.table === table);
 }
 
 async function hasLocalRoute(runner: CommandRunner, family: IpFamily, table: number): Promise<boolean> {
@@ -40,7 +52,10 @@ async function hasLocalRoute(runner: CommandRunner, family: IpFamily, table: num
   return routes.some((r) => r.type === 'local' && r.dst === 'default' && r.dev === 'lo');
 }
 
-export type RoutingChange = { kind: 'rule' | 'route'; family: IpFamily } | { kind: 'address' };
+export type RoutingChange =
+  | { readonly kind: 'rule'; readonly family: IpFamily; readonly mark: number; readonly table: number }
+  | { readonly kind: 'route'; readonly family: IpFamily; readonly table: number }
+  | { readonly kind: 'address' };
 
 /**
  * Adds what is missing of the mark rule and the local route, per family. The families, and the
@@ -52,7 +67,7 @@ export async function ensurePolicyRouting(plan: PolicyRoutingPlan, runner: Comma
   const ensureRule = async (family: IpFamily): Promise<RoutingChange[]> => {
     if (await hasMarkRule(runner, family, plan.mark, plan.table)) return [];
     await ip(runner, [familyFlag(family), 'rule', 'add', 'fwmark', String(plan.mark), 'lookup', String(plan.table)]);
-    return [{ kind: 'rule', family }];
+    return [{ kind: 'rule', family, mark: plan.mark, table: plan.table }];
   };
   // The route is added without looking first: the kernel refuses a second `local default` in the
   // table ("File exists"), and only then is the table read, to tell our route (nothing to add)
@@ -60,7 +75,7 @@ export async function ensurePolicyRouting(plan: PolicyRoutingPlan, runner: Comma
   const ensureRoute = async (family: IpFamily): Promise<RoutingChange[]> => {
     const add = [familyFlag(family), 'route', 'add', 'local', 'default', 'dev', 'lo', 'table', String(plan.table)];
     const result = await runner.run('ip', add);
-    if (result.exitCode === 0) return [{ kind: 'route', family }];
+    if (result.exitCode === 0) return [{ kind: 'route', family, table: plan.table }];
     if (/File exists/i.test(result.stderr) && (await hasLocalRoute(runner, family, plan.table))) return [];
     throw new OutriggerError(ErrorCodes.ApplyFailed, `ip ${add.join(' ')} failed: ${result.stderr.trim()}`);
   };
@@ -70,7 +85,7 @@ export async function ensurePolicyRouting(plan: PolicyRoutingPlan, runner: Comma
   const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
   if (failed) {
     // Undo what this call did add before reporting, so the caller's rollback sees a clean slate.
-    await removeRouting(added, plan.mark, plan.table, runner);
+    await removeRouting(added, runner);
     throw failed.reason;
   }
   return added;
@@ -106,29 +121,42 @@ export async function ensurePassthroughAddress(runner: CommandRunner, inOwnNames
   throw new OutriggerError(ErrorCodes.ApplyFailed, `ip ${add.join(' ')} failed: ${result.stderr.trim()}`);
 }
 
-/** Removes the given additions (or, for cleanup, everything matching mark/table and ::6). */
-export async function removeRouting(changes: readonly RoutingChange[], mark: number, table: number, runner: CommandRunner): Promise<void> {
+/** Removes the given changes: this run's additions after a failure, or what cleanup found. */
+export async function removeRouting(changes: readonly RoutingChange[], runner: CommandRunner): Promise<void> {
   for (const change of changes) {
     if (change.kind === 'address') {
       await runner.run('ip', ['-6', 'addr', 'del', `${PASSTHROUGH_V6}/128`, 'dev', 'lo']);
     } else if (change.kind === 'rule') {
       // Bounded: a namespace has at most a few duplicate rules.
-      for (let i = 0; i < 16 && (await hasMarkRule(runner, change.family, mark, table)); i++) {
-        await ip(runner, [familyFlag(change.family), 'rule', 'del', 'fwmark', String(mark), 'lookup', String(table)]);
+      for (let i = 0; i < 16 && (await hasMarkRule(runner, change.family, change.mark, change.table)); i++) {
+        await ip(runner, [familyFlag(change.family), 'rule', 'del', 'fwmark', String(change.mark), 'lookup', String(change.table)]);
       }
-    } else if (await hasLocalRoute(runner, change.family, table)) {
-      await ip(runner, [familyFlag(change.family), 'route', 'del', 'local', 'default', 'dev', 'lo', 'table', String(table)]);
+    } else if (await hasLocalRoute(runner, change.family, change.table)) {
+      await ip(runner, [familyFlag(change.family), 'route', 'del', 'local', 'default', 'dev', 'lo', 'table', String(change.table)]);
     }
   }
 }
 
-/** Everything cleanup may remove, for the families present. */
-export async function findOwnRouting(mark: number, table: number, families: readonly IpFamily[], runner: CommandRunner, inOwnNamespace: boolean): Promise<RoutingChange[]> {
+/**
+ * Our policy routing in the given families: every `fwmark M lookup T` rule whose mark is one of
+ * `marks` (the configured mark, and those our saved mangle rules used), and the `local default
+ * dev lo` route of each such table and of `tables` (the configured one).
+ */
+export async function findOwnRouting(
+  marks: readonly number[], tables: readonly number[], families: readonly IpFamily[], runner: CommandRunner,
+): Promise<RoutingChange[]> {
   const found: RoutingChange[] = [];
   for (const family of families) {
-    if (await hasMarkRule(runner, family, mark, table)) found.push({ kind: 'rule', family });
-    if (await hasLocalRoute(runner, family, table)) found.push({ kind: 'route', family });
+    const rules = marks.length > 0 ? await markRules(runner, family, marks) : [];
+    for (const { mark, table } of rules) found.push({ kind: 'rule', family, mark, table });
+    for (const table of new Set([...tables, ...rules.map((r) => r.table)])) {
+      if (await hasLocalRoute(runner, family, table)) found.push({ kind: 'route', family, table });
+    }
   }
-  if (families.includes(6) && (await hasPassthroughAddress(runner, inOwnNamespace))) found.push({ kind: 'address' });
   return found;
+}
+
+/** Whether `::6/128` (ours: the IPv6 inbound passthrough source) is on lo. */
+export async function findPassthroughAddress(runner: CommandRunner, inOwnNamespace: boolean): Promise<RoutingChange[]> {
+  return (await hasPassthroughAddress(runner, inOwnNamespace)) ? [{ kind: 'address' }] : [];
 }

@@ -32,10 +32,11 @@ export async function verifyCapture(input: VerifyInput): Promise<string[]> {
     if (!isAlreadyApplied(familyPlan, state)) differences.push(`IPv${familyPlan.family} rules (${bins.backend}) are not the planned capture rules`);
   }
   if (plan.policyRouting) {
-    const found = await findOwnRouting(plan.policyRouting.mark, plan.policyRouting.table, plan.policyRouting.families, runner, inOwn);
+    const { mark, table } = plan.policyRouting;
+    const found = await findOwnRouting([mark], [table], plan.policyRouting.families, runner);
     for (const family of plan.policyRouting.families as IpFamily[]) {
-      if (!found.some((c) => c.kind === 'rule' && c.family === family)) differences.push(`IPv${family} policy-routing rule for mark ${plan.policyRouting.mark} is missing`);
-      if (!found.some((c) => c.kind === 'route' && c.family === family)) differences.push(`IPv${family} local route in table ${plan.policyRouting.table} is missing`);
+      if (!found.some((c) => c.kind === 'rule' && c.family === family && c.table === table)) differences.push(`IPv${family} policy-routing rule for mark ${plan.policyRouting.mark} is missing`);
+      if (!found.some((c) => c.kind === 'route' && c.family === family && c.table === table)) differences.push(`IPv${family} local route in table ${plan.policyRouting.table} is missing`);
     }
   }
   return differences;

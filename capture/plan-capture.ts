@@ -20,7 +20,7 @@ export interface PolicyRoutingPlan {
 
 export interface CapturePlan {
   readonly ipv4: FamilyPlan;
-  /** Null when the pod has no IPv6: ip6tables is then not touched at all. */
+  /** Null when the pod has no IPv6: nothing is added with ip6tables (the applier still removes an earlier run's IPv6 rules). */
   readonly ipv6: FamilyPlan | null;
   readonly policyRouting: PolicyRoutingPlan | null;
   /** Add `::6/128` to lo, the IPv6 inbound passthrough source (IPv4 uses 127.0.0.6 from 127/8). */

@@ -62,3 +62,21 @@ export function readSavedState(saveOutput: string): SavedState {
   }
   return { tables, fingerprint };
 }
+
+/**
+ * The fwmarks our own mangle rules use (TPROXY's mark, in its chains and in our CONNMARK rules):
+ * how a later run finds the policy routing an earlier TPROXY capture added, whatever mark and
+ * route table it was given then.
+ */
+export function ownTproxyMarks(state: SavedState): number[] {
+  const mangle = state.tables.get('mangle');
+  if (!mangle) return [];
+  const marks = new Set<number>();
+  for (const line of mangle.lines) {
+    if (!line.startsWith('-A ')) continue;
+    const chain = line.split(/\s+/)[1] ?? '';
+    if (!OwnChainNames.includes(chain) && !mangle.builtinRules.includes(line)) continue;
+    for (const found of line.matchAll(/--(?:tproxy-mark|mark|set-xmark|set-mark)\s+(0x[0-9a-f]+|\d+)/gi)) marks.add(Number(found[1]));
+  }
+  return [...marks].sort((a, b) => a - b);
+}

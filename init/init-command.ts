@@ -63,9 +63,9 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Prom
     }
     if (!options.skipRuleApply) {
       const report = await applyCapture({ config: capture, facts, runner, backend: options.backend, inOwnNamespace });
-      const changed = report.families.some((f) => f.changed) || report.routingAdded.length > 0;
+      const changed = report.families.some((f) => f.changed) || report.routingAdded.length > 0 || report.routingRemoved.length > 0;
       await log.info(
-        { families: report.families, routingAdded: report.routingAdded.length },
+        { families: report.families, routingAdded: report.routingAdded.length, routingRemoved: report.routingRemoved.length },
         changed ? 'capture rules applied' : 'capture rules already in place; nothing changed',
       );
     }

@@ -10,7 +10,7 @@ import { planFamily } from '../../capture/plan-capture.js';
 import { emptyPlan, planTransition } from '../../capture/plan-transition.js';
 import { renderRestore } from '../../capture/render-restore.js';
 import { isBuiltinChain, ruleTarget } from '../../capture/rule.js';
-import { readSavedState } from '../../capture/saved-rules.js';
+import { ownTproxyMarks, readSavedState } from '../../capture/saved-rules.js';
 
 const facts = { ipv6: true, dnsServersV4: ['10.96.0.10'], dnsServersV6: [] };
 const config = (settings: Record<string, string>) =>
@@ -95,5 +95,27 @@ describe('planTransition', () => {
     expect(lines.filter((l) => l.startsWith('-X')).sort()).toEqual(['-X ISTIO_INBOUND', '-X ISTIO_INBOUND', '-X ISTIO_IN_REDIRECT', '-X ISTIO_OUTPUT', '-X ISTIO_OUTPUT_DNS', '-X ISTIO_OUTPUT_DNS', '-X ISTIO_REDIRECT']);
     expect(t!.restoreInput).not.toContain('--dport 9');
     expect(planTransition(emptyPlan(4), readSavedState(savedAfter('', foreign)))).toBeNull();
+  });
+});
+
+describe('ownTproxyMarks', () => {
+  it("reads the marks of our mangle rules as iptables-save prints them, and ignores other tools' marks", () => {
+    const save = [
+      '*mangle',
+      ':PREROUTING ACCEPT [0:0]',
+      ':OUTPUT ACCEPT [0:0]',
+      ':ISTIO_DIVERT - [0:0]',
+      ':ISTIO_TPROXY - [0:0]',
+      ':OTHER - [0:0]',
+      '-A PREROUTING -p tcp -m mark --mark 0x578 -m comment --comment "outrigger/save-mark" -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff',
+      '-A PREROUTING -j OTHER',
+      '-A OTHER -j MARK --set-xmark 0x7/0xffffffff',
+      '-A ISTIO_DIVERT -m comment --comment "outrigger/divert" -j MARK --set-xmark 0x578/0xffffffff',
+      '-A ISTIO_TPROXY ! -d 127.0.0.1/32 -p tcp -m comment --comment "outrigger/tproxy" -j TPROXY --on-port 15006 --on-ip 0.0.0.0 --tproxy-mark 0x578/0xffffffff',
+      'COMMIT',
+    ].join('\n');
+    expect(ownTproxyMarks(readSavedState(save))).toEqual([1400]);
+    expect(ownTproxyMarks(readSavedState('*nat\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n'))).toEqual([]);
+    expect(ownTproxyMarks(readSavedState(''))).toEqual([]);
   });
 });
