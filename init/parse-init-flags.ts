@@ -15,6 +15,7 @@ import { CaptureEnvOnly, CaptureFlags } from '../capture/capture-flags.js';
 import { type BackendChoice, BackendChoices } from '../apply/select-backend.js';
 import type { InitOptions, Ipv6Mode } from './init-options.js';
 import { parseDurationMs } from '../common/duration.js';
+import { flagLabel, indexFlags, normalisePflagArgs } from './normalise-pflag-args.js';
 
 export interface ParsedInit {
   readonly capture: CaptureConfig;
@@ -55,7 +56,7 @@ const parseArgsOptions: NonNullable<ParseArgsConfig['options']> = Object.fromEnt
   allFlags.map(([long, f]) => [long, { type: f.type, multiple: true, ...(f.short ? { short: f.short } : {}) }]),
 );
 
-const booleanFlags = new Set(allFlags.filter(([, f]) => f.type === 'boolean').map(([long]) => long));
+const flagIndex = indexFlags(allFlags.map(([long, f]) => ({ long, type: f.type, ...(f.short ? { short: f.short } : {}) })));
 
 export function initUsage(): string {
   const rows = allFlags.map(([long, f]) => {
@@ -63,26 +64,6 @@ export function initUsage(): string {
     return `  ${name.padEnd(50)}${f.describe}`;
   });
   return `Usage: outrigger init [flags]\n\nApply the capture rules (istio-iptables compatible) in this network namespace.\n\nFlags:\n${rows.join('\n')}\n`;
-}
-
-/** pflag accepts `--flag=false` for booleans; util.parseArgs spells that `--no-flag`. */
-function normaliseBooleans(argv: readonly string[]): { args: string[]; problems: FieldProblem[] } {
-  const problems: FieldProblem[] = [];
-  const args = argv.map((arg) => {
-    const match = /^--([a-z0-9-]+)=(.*)$/.exec(arg);
-    if (!match || !booleanFlags.has(match[1] ?? '')) return arg;
-    const value = parseBoolean(match[2] ?? '');
-    if (!value.ok || (match[2] ?? '') === '') {
-      problems.push({ source: `--${match[1]}`, value: match[2] ?? '', reason: 'must be true or false' });
-      return arg;
-    }
-    return value.value ? `--${match[1]}` : `--no-${match[1]}`;
-  });
-  return { args, problems };
-}
-
-function flagLabel(long: string, short?: string): string {
-  return short ? `--${long} (-${short})` : `--${long}`;
 }
 
 /** A flag given twice keeps the last value, as pflag does. */
@@ -175,7 +156,8 @@ function collectOptions(args: Record<string, unknown>, problems: FieldProblem[])
 export type ParseInitResult = { readonly kind: 'help' } | ({ readonly kind: 'run' } & ParsedInit);
 
 export function parseInitFlags(argv: readonly string[], env: Env): ParseInitResult {
-  const { args: normalised, problems } = normaliseBooleans(argv);
+  // pflag's spellings (`-c=net1`, `-c -abc`, `-n=false`, clusters) become `--long=value` first.
+  const { args: normalised, problems } = normalisePflagArgs(argv, flagIndex);
   let args: Record<string, unknown>;
   try {
     args = parseArgs({ args: normalised, options: parseArgsOptions, strict: true, allowPositionals: false, allowNegative: true }).values;
@@ -183,7 +165,8 @@ export function parseInitFlags(argv: readonly string[], env: Env): ParseInitResu
     const message = error instanceof Error ? error.message.split('\n')[0] ?? error.message : String(error);
     throw invalidInput([...problems, { source: 'arguments', value: argv.join(' '), reason: message }], 'flags');
   }
-  if (lastValue(args.help) === true) return { kind: 'help' };
+  // Help only for a command line pflag would read; otherwise every problem is reported below.
+  if (lastValue(args.help) === true && problems.length === 0) return { kind: 'help' };
 
   const options = collectOptions(args, problems);
   let capture: CaptureConfig | undefined;

@@ -2,7 +2,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { isOutriggerError, type OutriggerError } from '../../common/errors.js';
-import { parseInitFlags } from '../../init/parse-init-flags.js';
+import { OptionFlags, parseInitFlags } from '../../init/parse-init-flags.js';
+import { CaptureFlags } from '../../capture/capture-flags.js';
 
 function parse(argv: string[], env: Record<string, string> = {}) {
   const result = parseInitFlags(argv, env);
@@ -115,5 +116,121 @@ describe('parseInitFlags', () => {
 
   it('returns help without validating anything', () => {
     expect(parseInitFlags(['--help'], {}).kind).toBe('help');
+  });
+});
+
+/** The spellings spf13/pflag accepts (see init/normalise-pflag-args.ts), read as istio-iptables reads them. */
+describe('parseInitFlags: pflag spellings', () => {
+  // A valid value for every short string flag; the first test proves none is missing.
+  const shortValues: Record<string, string> = {
+    p: '16001', z: '16006', e: '16009', u: '1,2', g: '3', m: 'TPROXY', t: '77', r: '99', b: '*', d: '15090,15021',
+    i: '*', x: '10.0.0.0/8', q: '443', o: '25', c: 'eth9', k: 'vm0',
+  };
+  const shortFlags = [...CaptureFlags.map((f) => ({ long: f.long, short: f.short, type: f.kind })), ...Object.entries(OptionFlags).map(([long, f]) => ({ long, short: f.short, type: f.type }))]
+    .filter((f): f is { long: string; short: string; type: 'string' | 'boolean' } => f.short !== undefined);
+
+  it('covers every short string flag the parser defines', () => {
+    expect(shortFlags.filter((f) => f.type === 'string').map((f) => f.short).sort()).toEqual(Object.keys(shortValues).sort());
+    expect(shortFlags.filter((f) => f.type === 'boolean').map((f) => f.short).sort()).toEqual(['f', 'h', 'n']);
+  });
+
+  it('reads -X=value, -Xvalue and -X value alike for every short string flag', () => {
+    for (const [short, value] of Object.entries(shortValues)) {
+      const long = shortFlags.find((f) => f.short === short)?.long ?? '';
+      const spaced = parse([`-${short}`, value]);
+      expect(parse([`-${short}=${value}`]), `-${short}=${value}`).toEqual(spaced);
+      expect(parse([`-${short}${value}`]), `-${short}${value}`).toEqual(spaced);
+      expect(parse([`--${long}=${value}`]), `--${long}=${value}`).toEqual(spaced);
+      expect(parse([`--${long}`, value]), `--${long} ${value}`).toEqual(spaced);
+      expect(spaced).not.toEqual(parse([]));
+    }
+    expect(parse(['-c=net1']).capture.excludeInterfaces).toEqual(['net1']);
+  });
+
+  it('takes the next argument as a string flag\'s value whatever it starts with', () => {
+    expect(parse(['-c', '-abc']).capture.excludeInterfaces).toEqual(['-abc']);
+    expect(parse(['--kube-virt-interfaces', '-abc']).capture.kubeVirtInterfaces).toEqual(['-abc']);
+    // Even a flag's name: pflag sets -k to "--dry-run" and dry-run stays off.
+    const eaten = parse(['-k', '--dry-run']);
+    expect(eaten.capture.kubeVirtInterfaces).toEqual(['--dry-run']);
+    expect(eaten.options.dryRun).toBe(false);
+    expect(failure(['-p', '-1']).problems).toEqual([{ source: '--envoy-port (-p)', value: '-1', reason: 'must be a port number 1-65535' }]);
+    expect(failure(['-x', '--']).problems[0]).toMatchObject({ source: '--istio-service-exclude-cidr (-x)', value: '--' });
+  });
+
+  it('reads an empty value as empty, and -X= as the value "=" (pflag needs a character after "=")', () => {
+    const withExcludes = ['-i', '*', '-x', '10.0.0.0/8'];
+    for (const empty of [['-x', ''], ['--istio-service-exclude-cidr='], ['--istio-service-exclude-cidr', '']]) {
+      expect(parse([...withExcludes, ...empty], { ISTIO_SERVICE_EXCLUDE_CIDR: '192.168.0.0/16' }).capture.outboundIpRangesExclude, empty.join(' ')).toEqual([]);
+    }
+    expect(failure(['-c=']).problems).toEqual([expect.objectContaining({ source: '--istio-exclude-interfaces (-c)', value: '=' })]);
+  });
+
+  it('reads a value containing "=" after the first "="', () => {
+    expect(failure(['--istio-exclude-interfaces=a=b']).problems[0]).toMatchObject({ source: '--istio-exclude-interfaces (-c)', value: 'a=b' });
+    expect(failure(['-c=a=b']).problems[0]).toMatchObject({ value: 'a=b' });
+  });
+
+  it('keeps the last value of a flag given twice, whatever its spelling', () => {
+    expect(parse(['-p', '1001', '--envoy-port=1002', '-p=1003']).capture.proxyPort).toBe(1003);
+    expect(parse(['-p=1003', '--envoy-port', '1002']).capture.proxyPort).toBe(1002);
+    expect(parse(['-n', '--dry-run=false']).options.dryRun).toBe(false);
+    expect(parse(['-n=false', '--dry-run']).options.dryRun).toBe(true);
+  });
+
+  it('reads booleans: bare means true, =V sets V, a separate value is a stray argument', () => {
+    expect(parse(['-n']).options.dryRun).toBe(true);
+    expect(parse(['-n=true']).options.dryRun).toBe(true);
+    expect(parse(['-n=false']).options.dryRun).toBe(false);
+    expect(parse(['-n=0', '-f=false']).options.dryRun).toBe(false);
+    expect(parse(['--redirect-dns']).capture.redirectDns).toBe(true);
+    expect(parse(['--redirect-dns=false'], { ISTIO_META_DNS_CAPTURE: 'true' }).capture.redirectDns).toBe(false);
+    expect(failure(['-n=maybe']).problems).toEqual([{ source: '--dry-run (-n)', value: 'maybe', reason: 'must be true or false' }]);
+    expect(failure(['--redirect-dns=']).problems).toEqual([{ source: '--redirect-dns', value: '', reason: 'must be true or false' }]);
+    expect(failure(['--redirect-dns', 'false']).message).toMatch(/Unexpected argument 'false'/);
+    expect(failure(['-n', 'false']).message).toMatch(/Unexpected argument 'false'/);
+    // pflag reads `-n=` as -n, then "=" as an unknown shorthand.
+    expect(failure(['-n=']).problems).toEqual([{ source: 'arguments', value: '-n=', reason: "unknown shorthand flag '=' in -n=" }]);
+  });
+
+  it('reads shorthand clusters as pflag does: booleans, then at most one string flag taking the rest', () => {
+    const spaced = parse(['-n', '-c', 'eth0']);
+    expect(spaced.options.dryRun).toBe(true);
+    for (const cluster of [['-nc', 'eth0'], ['-nceth0'], ['-nc=eth0'], ['-fnc', 'eth0']]) expect(parse(cluster), cluster.join(' ')).toEqual(spaced);
+    expect(parse(['-nf=false']).options.dryRun).toBe(true);
+    // A string letter first takes the rest of the cluster as its value.
+    const valued = parse(['-cn']);
+    expect(valued.capture.excludeInterfaces).toEqual(['n']);
+    expect(valued.options.dryRun).toBe(false);
+  });
+
+  it('refuses unknown shorthands anywhere in a cluster, naming the letter', () => {
+    expect(failure(['-Z']).problems).toEqual([{ source: 'arguments', value: '-Z', reason: "unknown shorthand flag 'Z' in -Z" }]);
+    expect(failure(['-nZ']).problems[0]).toMatchObject({ reason: "unknown shorthand flag 'Z' in -nZ" });
+    // Not the `--` terminator in disguise.
+    expect(failure(['-n-']).problems[0]).toMatchObject({ reason: "unknown shorthand flag '-' in -n-" });
+    expect(failure(['-n', '-Z', '-p', '70000']).problems.map((p) => p.source)).toEqual(['arguments', '--envoy-port (-p)']);
+  });
+
+  it('names the flag that needs a value when argv ends', () => {
+    const needs = (source: string) => [{ source, value: '', reason: 'needs a value, and nothing follows it' }];
+    expect(failure(['-c']).problems).toEqual(needs('--istio-exclude-interfaces (-c)'));
+    expect(failure(['-n', '-nc']).problems).toEqual(needs('--istio-exclude-interfaces (-c)'));
+    expect(failure(['--envoy-port']).problems).toEqual(needs('--envoy-port (-p)'));
+    expect(failure(['--probe-timeout']).problems).toEqual(needs('--probe-timeout'));
+  });
+
+  it('ends flags at --, and refuses what follows as arguments', () => {
+    expect(failure(['--', '-p', '1']).message).toMatch(/Unexpected argument '-p'/);
+    expect(failure(['-']).message).toMatch(/Unexpected argument '-'/);
+    expect(parse(['-p', '1', '--']).capture.proxyPort).toBe(1);
+  });
+
+  it('keeps --help and -h, unless the command line itself is wrong', () => {
+    expect(parseInitFlags(['-h'], {}).kind).toBe('help');
+    expect(parseInitFlags(['-p', '1', '-h=true'], {}).kind).toBe('help');
+    expect(parseInitFlags(['--help=false'], {}).kind).toBe('run');
+    expect(failure(['--help', '-nZ']).problems[0]).toMatchObject({ value: '-nZ' });
+    expect(failure(['--help', '--no-such-flag']).message).toMatch(/Unknown option '--no-such-flag'/);
   });
 });
