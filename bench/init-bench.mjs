@@ -17,6 +17,9 @@ if (process.getuid?.() !== 0) throw new Error('the init benchmark needs root to 
 const scenarios = [
   { name: 'REDIRECT, all ports, IPv4+IPv6', flags: ['-b', '*', '-i', '*', '-d', '15090,15021,15020', '--ipv6', 'true'] },
   { name: 'TPROXY + DNS capture-all, IPv4+IPv6', flags: ['-m', 'TPROXY', '-b', '*', '-i', '*', '--redirect-dns', '--capture-all-dns', '--ipv6', 'true'] },
+  // An IPv4-only pod: the floor restores one family; init also reads ip6tables once (an earlier
+  // run's IPv6 rules would be removed), which this arm prices.
+  { name: 'REDIRECT, all ports, IPv4 only', flags: ['-b', '*', '-i', '*', '-d', '15090,15021,15020', '--ipv6', 'false'] },
 ];
 
 const dir = mkdtempSync(join(tmpdir(), 'or-bench-'));
