@@ -245,9 +245,21 @@ describe('--ipv6 auto', () => {
     await initOk(dual.pod, ['-i', '*']);
     expect(await dual.pod.save(6)).toContain('ISTIO_OUTPUT');
     const v4only = createNamespace();
-    await v4only.run('ip', ['link', 'add', 'eth0', 'type', 'dummy']);
-    await v4only.run('ip', ['addr', 'add', '198.18.200.2/24', 'dev', 'eth0']);
-    await v4only.run('ip', ['link', 'set', 'eth0', 'up']); // gets only a link-local IPv6 address
+    // A veth pair inside the namespace (the kernel may lack the dummy module): eth0 gets an IPv4
+    // address and, once up with its peer, only a link-local IPv6 address.
+    for (const args of [
+      ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0-peer'],
+      ['addr', 'add', '198.18.200.2/24', 'dev', 'eth0'],
+      ['link', 'set', 'eth0-peer', 'up'],
+      ['link', 'set', 'eth0', 'up'],
+    ]) expect((await v4only.run('ip', args)).exitCode, `ip ${args.join(' ')}`).toBe(0);
+    let linkLocal = '';
+    for (let i = 0; i < 40 && !linkLocal.includes('fe80::'); i++) {
+      linkLocal = (await v4only.run('ip', ['-6', 'addr', 'show', 'dev', 'eth0'])).stdout;
+      if (!linkLocal.includes('fe80::')) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(linkLocal, 'eth0 has a link-local IPv6 address').toContain('fe80::');
+    expect(linkLocal).not.toContain('scope global');
     await initOk(v4only, ['-i', '*']);
     expect(await v4only.save(4)).toContain('ISTIO_OUTPUT');
     expect(await v4only.save(6)).not.toContain('ISTIO');
