@@ -27,6 +27,12 @@ export interface ApplyInput {
   readonly inOwnNamespace?: boolean;
   /** Optional debug trace; outcomes are returned as data for the caller to log. */
   readonly log?: Logger;
+  /**
+   * Look for an earlier run's IPv6 rules when this plan has no IPv6 (default true). The CNI
+   * plugin's ADD turns it off: the spec forbids a second ADD for the same container without a DEL
+   * between, so its namespace never holds an earlier run, and most pods are IPv4-only.
+   */
+  readonly removeEarlierIpv6?: boolean;
 }
 
 export interface FamilyOutcome {
@@ -82,7 +88,7 @@ export async function applyCapture(input: ApplyInput): Promise<ApplyReport> {
     familyPlans.map((familyPlan) => selectBackend(familyPlan.family, input.backend ?? 'auto', runner, inOwnNamespace)),
   );
   // Without IPv6 in this plan, an earlier run's IPv6 rules are removed (its empty plan).
-  const staleIpv6 = plan.ipv6 ? null : await ipv6Leftovers(input.backend ?? 'auto', runner, inOwnNamespace);
+  const staleIpv6 = plan.ipv6 || input.removeEarlierIpv6 === false ? null : await ipv6Leftovers(input.backend ?? 'auto', runner, inOwnNamespace);
 
   // The families and the routing are independent: apply them concurrently (this runs on every
   // pod start), then undo whatever succeeded if anything failed.
