@@ -10,13 +10,12 @@
 import type { CaptureConfig, HostFacts, IpFamily } from '../capture/capture-config.js';
 import { type CapturePlan, planCapture } from '../capture/plan-capture.js';
 import { emptyPlan } from '../capture/plan-transition.js';
+import { ownTproxyMarks } from '../capture/saved-rules.js';
 import type { Logger } from '../common/log.js';
 import { applyFamilyRules, type FamilyApplyResult } from './apply-family-rules.js';
 import type { CommandRunner } from './command-runner.js';
 import { ensurePassthroughAddress, ensurePolicyRouting, findOwnRouting, findPassthroughAddress, removeRouting, type RoutingChange } from './policy-routing.js';
-import { ownTproxyMarks } from '../capture/saved-rules.js';
-import type { IptablesBinaries } from './select-backend.js';
-import { type BackendChoice, selectBackend } from './select-backend.js';
+import { type BackendChoice, type IptablesBinaries, selectBackend } from './select-backend.js';
 
 export interface ApplyInput {
   readonly config: CaptureConfig;
