@@ -113,6 +113,7 @@ mkdir -p "$context/dist" "$context/dist-init" "$context/bin"
 cp -p "$node_bin" "$context/node"
 cp -p dist/*.mjs "$context/dist/"
 cp -p dist/*.LEGAL.txt "$context/dist/" 2>/dev/null || true
+cp -p dist/envoy-schema.json "$context/dist/" # the injector checks proxy.bootstrapOverride against it
 # proxy-init holds NET_ADMIN: it gets only the bundle files `outrigger init` reaches (no injector,
 # fastify or Kubernetes client), with their license notices.
 for file in $("$node_bin" scripts/bundle-closure.mjs dist --exclude inject-command- --exclude injector-command-); do

@@ -4,9 +4,13 @@
 // that mentions `require` gets a module-scoped one (createRequire). Only those chunks: the line
 // loads node:module and builds a require function per chunk, ~1 ms of every `outrigger init`,
 // whose chunks never use it. The test is by word, so a false match only adds an unused line.
+// Then dist/envoy-schema.json: the compact Envoy API schema the injector checks a configured
+// bootstrap override against, generated from the devDependency's protos (generate-envoy-schema.ts)
+// so nothing at runtime needs them; read only by the injector, never part of the proxy-init image.
 import { build } from 'esbuild';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { generateEnvoySchema, renderEnvoySchema } from './generate-envoy-schema.ts';
 
 const requireLine = "import { createRequire as __outriggerRequire } from 'node:module'; const require = __outriggerRequire(import.meta.url);\n";
 
@@ -35,3 +39,4 @@ for (const file of result.outputFiles) {
   await mkdir(dirname(file.path), { recursive: true });
   await writeFile(file.path, text, { mode: text.startsWith('#!') ? 0o755 : 0o644 });
 }
+await writeFile(new URL('../dist/envoy-schema.json', import.meta.url), renderEnvoySchema(generateEnvoySchema()), { mode: 0o644 });

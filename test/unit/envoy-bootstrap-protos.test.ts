@@ -14,8 +14,8 @@ import { buildEnvoyBootstrap, renderBootstrapArg } from '../../injector/envoy/en
 import { reviewPod } from '../../injector/mutation/review-pod.js';
 import { InterceptionModes } from '../../capture/capture-config.js';
 import { checkEnvoyBootstrap } from '../helpers/envoy-bootstrap-check.js';
-import { describeViolations, type ProtoJsonReport } from '../helpers/proto-json-check.js';
-import { checkFieldRules, type FieldRules, type RuleValue } from '../helpers/pgv-rules.js';
+import { describeViolations, type ProtoJsonReport } from '../../injector/envoy/proto-json-check.js';
+import { checkFieldRules, type FieldRules, type RuleValue } from '../../injector/envoy/pgv-rules.js';
 import { expandedBootstrapArg, expandKubeletVars, proxyBootstrap } from '../helpers/proxy-bootstrap-arg.js';
 
 type Obj = Record<string, any>;

@@ -1,6 +1,6 @@
 /**
  * A strict checker of the proto3 JSON mapping: walks a JSON (or parsed YAML) document against a
- * reflected protobufjs message type and lists every place where protobuf's C++ JSON parser, as
+ * message type of the compact Envoy schema (envoy-schema.ts) and lists every place where protobuf's C++ JSON parser, as
  * Envoy runs it (unknown fields rejected), or the protoc-gen-validate rules would refuse it, each
  * with its JSON path (`$.static_resources.clusters[0].type`). It never stops at the first problem.
  *
@@ -8,8 +8,8 @@
  * member of a oneof may be set; `null` means "not set". Per field: repeated ones are arrays (no
  * null items), maps are objects (keys read as the key type), scalars and enums as
  * proto-json-values.ts reads them, messages recursively. An Any needs
- * "@type": "type.googleapis.com/<full name>" naming a type the lookup finds (Envoy's descriptor
- * pool, here the protos envoy-protos.ts loads); its other keys are checked against that type, or
+ * "@type": "type.googleapis.com/<full name>" naming a message of the schema (Envoy's descriptor
+ * pool; a type the schema lacks is a violation); its other keys are checked against that type, or
  * its "value" when the type has a special JSON form (Duration, Struct, wrappers...).
  * PGV rules run as pgv-rules.ts says (scalars without presence are checked at their default when
  * absent, as PGV does). Fields marked `deprecated` are listed; Envoy's
@@ -20,11 +20,10 @@
  * lookup would then refuse; the semantic checks Envoy makes in C++ after parsing.
  */
 
-import protobuf from 'protobufjs';
-import type { ProtoTypeLookup } from './envoy-protos.js';
-import { checkFieldRules, checkMapRules, checkRepeatedRules, type FieldRules, fieldRules, oneofRequired, type RuleSink, type RuleValue } from './pgv-rules.js';
+import { ErrorCodes, OutriggerError } from '../../common/errors.js';
+import { type EnvoySchema, enumValueName, fieldByKey, type SchemaEnum, type SchemaField, type SchemaMessage } from './envoy-schema.js';
+import { checkFieldRules, checkMapRules, checkRepeatedRules, type FieldRules, type RuleSink, type RuleValue } from './pgv-rules.js';
 import {
-  fullName,
   isIntegerKind,
   type Read,
   readDuration,
@@ -55,10 +54,10 @@ export interface ProtoJsonReport {
 
 export const AnyTypeUrlPrefix = 'type.googleapis.com/';
 
-/** Checks `json` as the JSON form of `type`; `lookup` resolves the types Any values name. */
-export function checkProtoJson(json: unknown, type: protobuf.Type, lookup: ProtoTypeLookup): ProtoJsonReport {
-  const walker = new Walker(lookup);
-  walker.value(json, type, '$', true);
+/** Checks `json` as the JSON form of the message `typeName`; Any values name other messages of the schema. */
+export function checkProtoJson(json: unknown, schema: EnvoySchema, typeName: string): ProtoJsonReport {
+  const walker = new Walker(schema);
+  walker.value(json, walker.messageType(typeName), '$', true);
   return { violations: walker.violations, deprecated: walker.deprecated, uncheckedRules: [...walker.unchecked].sort() };
 }
 
@@ -72,14 +71,29 @@ export function childPath(path: string, key: string | number): string {
   return /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
 }
 
-type ValueType = string | protobuf.Type | protobuf.Enum; // a scalar kind or a reflected type
+/** A field's value type: a scalar kind, or a message or enum of the schema with its full name. */
+type ValueType = string | { readonly kind: 'message'; readonly name: string; readonly message: SchemaMessage } | { readonly kind: 'enum'; readonly name: string; readonly enum: SchemaEnum };
+type MessageType = Extract<ValueType, { kind: 'message' }>;
 
 class Walker {
   readonly violations: ProtoJsonViolation[] = [];
   readonly deprecated: string[] = [];
   readonly unchecked = new Set<string>();
 
-  constructor(private readonly lookup: ProtoTypeLookup) {}
+  constructor(private readonly schema: EnvoySchema) {}
+
+  /** A message the schema must have (a field's type, the root): a missing one is a broken schema. */
+  messageType(name: string): MessageType {
+    const message = Object.hasOwn(this.schema.messages, name) ? this.schema.messages[name] : undefined;
+    if (!message) throw new OutriggerError(ErrorCodes.Internal, `the Envoy schema has no message ${name}`);
+    return { kind: 'message', name, message };
+  }
+
+  valueType(field: SchemaField): ValueType {
+    if (ScalarKinds.has(field.type)) return field.type;
+    const type = Object.hasOwn(this.schema.enums, field.type) ? this.schema.enums[field.type] : undefined;
+    return type ? { kind: 'enum', name: field.type, enum: type } : this.messageType(field.type);
+  }
 
   private report(path: string, message: string): void {
     this.violations.push({ path, message });
@@ -92,8 +106,8 @@ class Walker {
   /** Reads one non-null JSON value of the given type; returns what the rules need, or undefined after reporting. */
   value(json: unknown, type: ValueType, path: string, validate: boolean): RuleValue | undefined {
     if (typeof type === 'string') return this.fromRead(readScalar(type, json), path, (v) => scalarRuleValue(type, v));
-    if (type instanceof protobuf.Enum) return this.enumValue(json, type, path);
-    const name = fullName(type);
+    if (type.kind === 'enum') return this.enumValue(json, type.name, type.enum, path);
+    const { name } = type;
     const wrapped = WrapperKinds[name];
     if (wrapped) return this.fromRead(readScalar(wrapped, json), path, (v) => scalarRuleValue(wrapped, v));
     switch (name) {
@@ -112,6 +126,7 @@ class Walker {
       case 'google.protobuf.Value':
         return this.fromRead(readJsonValue(json, 'value'), path, () => ({ kind: 'message' }));
       default:
+        if (type.message.wellKnown) throw new OutriggerError(ErrorCodes.Internal, `the Envoy schema marks ${name} as a well-known JSON type this checker does not know`);
         return this.message(json, type, path, validate) ? { kind: 'message' } : undefined;
     }
   }
@@ -122,36 +137,35 @@ class Walker {
     return undefined;
   }
 
-  private enumValue(json: unknown, type: protobuf.Enum, path: string): RuleValue | undefined {
-    if (fullName(type) === 'google.protobuf.NullValue') {
+  private enumValue(json: unknown, typeName: string, type: SchemaEnum, path: string): RuleValue | undefined {
+    if (typeName === 'google.protobuf.NullValue') {
       if (json !== null) this.report(path, `expected null (google.protobuf.NullValue), got ${JSON.stringify(json)}`);
-      return { kind: 'enum', value: 0, type };
+      return { kind: 'enum', value: 0, typeName, type };
     }
-    const read = readEnum(type, json);
+    const read = readEnum(typeName, type, json);
     if (!read.ok) {
       this.report(path, read.problem);
       return undefined;
     }
-    const valueName = type.valuesById[read.value];
-    const options = valueName === undefined ? undefined : type.valuesOptions?.[valueName];
-    if (options?.['(envoy.annotations.disallowed_by_default_enum)'] === true) this.report(path, `${valueName} of ${fullName(type)} is deprecated and disallowed by default in Envoy`);
-    else if (options?.deprecated === true) this.deprecated.push(path);
-    return { kind: 'enum', value: read.value, type };
+    const valueName = enumValueName(type, read.value);
+    if (valueName !== undefined && type.disallowed?.includes(valueName)) this.report(path, `${valueName} of ${typeName} is deprecated and disallowed by default in Envoy`);
+    else if (valueName !== undefined && type.deprecated?.includes(valueName)) this.deprecated.push(path);
+    return { kind: 'enum', value: read.value, typeName, type };
   }
 
   /** A message given as an object of fields; false (after reporting) when it is not an object. */
-  private message(json: unknown, type: protobuf.Type, path: string, validate: boolean, ignoredKeys: readonly string[] = []): boolean {
-    const name = fullName(type);
+  private message(json: unknown, type: MessageType, path: string, validate: boolean, ignoredKeys: readonly string[] = []): boolean {
+    const { name, message } = type;
     if (!isObject(json)) {
       this.report(path, `expected an object (${name}), got ${describe(json)}`);
       return false;
     }
-    const keyOf = new Map<protobuf.Field, string>();
+    const keyOf = new Map<SchemaField, string>();
     for (const key of Object.keys(json)) {
       if (ignoredKeys.includes(key)) continue;
-      const field = type.fieldsArray.find((f) => f.name === key || f.jsonName === key);
+      const field = fieldByKey(message, key);
       if (!field) {
-        this.report(childPath(path, key), `unknown field "${key}" in ${name}${suggestion(key, type)}`);
+        this.report(childPath(path, key), `unknown field "${key}" in ${name}${suggestion(key, message)}`);
         continue;
       }
       const earlier = keyOf.get(field);
@@ -161,19 +175,19 @@ class Walker {
       }
       keyOf.set(field, key);
     }
-    const isSet = (field: protobuf.Field): boolean => {
+    const isSet = (field: SchemaField): boolean => {
       const key = keyOf.get(field);
       return key !== undefined && json[key] !== null && json[key] !== undefined;
     };
 
-    for (const oneof of type.oneofsArray) {
-      if (isProto3Optional(oneof)) continue;
-      const set = oneof.fieldsArray.filter(isSet);
+    for (const oneof of message.oneofs ?? []) {
+      const members = message.fields.filter((f) => f.oneof === oneof.name);
+      const set = members.filter(isSet);
       if (set.length > 1) this.report(path, `oneof ${oneof.name} of ${name} has ${set.length} members set (${set.map((f) => keyOf.get(f)).join(', ')}); at most one may be`);
-      if (validate && set.length === 0 && oneofRequired(oneof)) this.report(path, `oneof ${oneof.name} of ${name} is required: set one of ${oneof.fieldsArray.map((f) => f.name).join(', ')} (validate.required)`);
+      if (validate && set.length === 0 && oneof.required) this.report(path, `oneof ${oneof.name} of ${name} is required: set one of ${members.map((f) => f.name).join(', ')} (validate.required)`);
     }
 
-    for (const field of type.fieldsArray) {
+    for (const field of message.fields) {
       const key = keyOf.get(field);
       const fieldPath = childPath(path, key ?? field.name);
       if (isSet(field)) this.noteDeprecation(field, fieldPath, name);
@@ -182,27 +196,27 @@ class Walker {
     return true;
   }
 
-  private noteDeprecation(field: protobuf.Field, path: string, typeName: string): void {
-    if (field.options?.['(envoy.annotations.disallowed_by_default)'] === true) this.report(path, `field ${field.name} of ${typeName} is deprecated and disallowed by default in Envoy`);
-    else if (field.options?.deprecated === true) this.deprecated.push(path);
+  private noteDeprecation(field: SchemaField, path: string, typeName: string): void {
+    if (field.disallowed) this.report(path, `field ${field.name} of ${typeName} is deprecated and disallowed by default in Envoy`);
+    else if (field.deprecated) this.deprecated.push(path);
   }
 
   /** One field; `json` undefined when it is not set (absent or null). */
-  private field(field: protobuf.Field, json: unknown, path: string, validate: boolean): void {
-    const rules = validate ? fieldRules(field) : undefined;
-    if (field instanceof protobuf.MapField) return this.mapField(field, json, path, validate, rules);
-    const type = valueType(field);
+  private field(field: SchemaField, json: unknown, path: string, validate: boolean): void {
+    const rules = validate ? field.rules : undefined;
+    if (field.map !== undefined) return this.mapField(field.map, this.valueType(field), json, path, validate, rules);
+    const type = this.valueType(field);
     if (field.repeated) return this.repeatedField(type, json, path, validate, rules);
 
     const inner = validate && rules?.message?.skip !== true;
     if (json === undefined) {
       // PGV checks oneof members and proto3 optional fields only when set, other scalars and enums
       // at their default, and absent messages only for `required`.
-      if (!rules || field.partOf !== null) return;
+      if (!rules || field.oneof !== undefined || field.optional) return;
       const sink = this.sink(path);
       const atDefault: RuleSink = { ...sink, problem: (message) => sink.problem(`not set, so it has the default value, and ${message}`) };
       if (typeof type === 'string') checkFieldRules(rules, scalarRuleValue(type, scalarDefault(type)), atDefault);
-      else if (type instanceof protobuf.Enum) checkFieldRules(rules, enumDefault(type), atDefault);
+      else if (type.kind === 'enum') checkFieldRules(rules, { kind: 'enum', value: 0, typeName: type.name, type: type.enum }, atDefault);
       else checkFieldRules(rules, undefined, sink);
       return;
     }
@@ -226,17 +240,16 @@ class Walker {
     if (rules) checkRepeatedRules(rules, items, this.sink(path));
   }
 
-  private mapField(field: protobuf.MapField, json: unknown, path: string, validate: boolean, rules: FieldRules | undefined): void {
+  private mapField(keyType: string, type: ValueType, json: unknown, path: string, validate: boolean, rules: FieldRules | undefined): void {
     if (json !== undefined && !isObject(json)) {
-      this.report(path, `expected an object (map<${field.keyType}, ${typeName(valueType(field))}>), got ${describe(json)}`);
+      this.report(path, `expected an object (map<${keyType}, ${typeName(type)}>), got ${describe(json)}`);
       return;
     }
-    const type = valueType(field);
     const entries = Object.entries(json ?? {}).map(([key, value]) => {
       const entryPath = childPath(path, key);
-      const keyRead = mapKey(field.keyType, key);
+      const keyRead = mapKey(keyType, key);
       if (!keyRead.ok) this.report(entryPath, `map key ${JSON.stringify(key)}: ${keyRead.problem}`);
-      const keyValue = keyRead.ok ? scalarRuleValue(field.keyType, keyRead.value) : undefined;
+      const keyValue = keyRead.ok ? scalarRuleValue(keyType, keyRead.value) : undefined;
       if (value === null && !isValueType(type)) {
         this.report(entryPath, `null is not allowed as a map value of ${typeName(type)}`);
         return { key: keyValue, value: undefined, sink: this.sink(entryPath) };
@@ -263,12 +276,12 @@ class Walker {
       return undefined;
     }
     const typeName = url.slice(AnyTypeUrlPrefix.length);
-    const type = this.lookup(typeName);
-    if (!(type instanceof protobuf.Type)) {
-      this.report(urlPath, `unknown type ${typeName}: no such message in the loaded protos (Envoy: "Invalid type URL, unknown type")`);
+    if (!Object.hasOwn(this.schema.messages, typeName)) {
+      this.report(urlPath, `unknown type ${typeName}: no such message in Envoy's API schema (Envoy: "Invalid type URL, unknown type")`);
       return undefined;
     }
-    if (SpecialJsonTypes.has(fullName(type))) {
+    const type = this.messageType(typeName);
+    if (SpecialJsonTypes.has(typeName)) {
       for (const key of Object.keys(json)) if (key !== '@type' && key !== 'value') this.report(childPath(path, key), `unknown field "${key}": an Any of ${typeName} has only "@type" and "value"`);
       if (json.value !== undefined && json.value !== null) this.value(json.value, type, childPath(path, 'value'), validate);
     } else {
@@ -276,13 +289,6 @@ class Walker {
     }
     return { kind: 'any', typeUrl: url };
   }
-}
-
-function valueType(field: protobuf.FieldBase): ValueType {
-  if (ScalarKinds.has(field.type) && field.resolvedType === null) return field.type;
-  const resolved = field.resolvedType;
-  if (resolved instanceof protobuf.Type || resolved instanceof protobuf.Enum) return resolved;
-  throw new Error(`field ${field.fullName} has an unresolved type ${field.type}`);
 }
 
 function scalarRuleValue(kind: string, value: ScalarValue): RuleValue {
@@ -293,27 +299,19 @@ function scalarRuleValue(kind: string, value: ScalarValue): RuleValue {
   return { kind: 'string', value: value as string };
 }
 
-function enumDefault(type: protobuf.Enum): RuleValue {
-  return { kind: 'enum', value: 0, type };
-}
-
 /** Map keys are JSON strings holding the key type: decimal integers, "true"/"false", any string. */
 function mapKey(kind: string, key: string): Read<ScalarValue> {
   if (kind === 'bool') return key === 'true' || key === 'false' ? { ok: true, value: key === 'true' } : { ok: false, problem: 'expected "true" or "false"' };
   return readScalar(kind, key);
 }
 
-function isProto3Optional(oneof: protobuf.OneOf): boolean {
-  return oneof.fieldsArray.length === 1 && oneof.fieldsArray[0]?.options?.proto3_optional === true;
-}
-
 /** google.protobuf.Value takes null as a value (NullValue); every other type reads null as unset. */
 function isValueType(type: ValueType): boolean {
-  return typeof type !== 'string' && (fullName(type) === 'google.protobuf.Value' || fullName(type) === 'google.protobuf.NullValue');
+  return typeof type !== 'string' && (type.name === 'google.protobuf.Value' || type.name === 'google.protobuf.NullValue');
 }
 
 function typeName(type: ValueType): string {
-  return typeof type === 'string' ? type : fullName(type);
+  return typeof type === 'string' ? type : type.name;
 }
 
 function isObject(json: unknown): json is Record<string, unknown> {
@@ -328,8 +326,8 @@ function describe(json: unknown): string {
 }
 
 /** ` (did you mean "stat_prefix"?)` for a key one or two edits away from a field name. */
-function suggestion(key: string, type: protobuf.Type): string {
-  const names = type.fieldsArray.flatMap((f) => [f.name, f.jsonName]);
+function suggestion(key: string, message: SchemaMessage): string {
+  const names = message.fields.flatMap((f) => [f.name, f.json ?? f.name]);
   const best = names.map((name) => ({ name, distance: editDistance(key, name) })).sort((a, b) => a.distance - b.distance)[0];
   return best && best.distance <= 2 ? ` (did you mean "${best.name}"?)` : '';
 }

@@ -12,7 +12,8 @@
  * walker's job (proto-json-check.ts).
  */
 
-import type protobuf from 'protobufjs';
+import { Buffer } from 'node:buffer';
+import type { SchemaEnum } from './envoy-schema.js';
 
 export type Read<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: string };
 
@@ -100,13 +101,13 @@ function readBytes(json: unknown): Read<Uint8Array> {
 }
 
 /** An enum by name (exactly as declared) or by number; undeclared numbers are kept (proto3 enums are open). */
-export function readEnum(type: protobuf.Enum, json: unknown): Read<number> {
+export function readEnum(name: string, type: SchemaEnum, json: unknown): Read<number> {
   if (typeof json === 'string') {
-    const number = type.values[json];
-    return number === undefined ? bad(`"${json}" is not a value of enum ${fullName(type)} (${Object.keys(type.values).join(', ')})`) : ok(number);
+    const number = Object.hasOwn(type.values, json) ? type.values[json] : undefined;
+    return number === undefined ? bad(`"${json}" is not a value of enum ${name} (${Object.keys(type.values).join(', ')})`) : ok(number);
   }
   if (typeof json === 'number' && Number.isInteger(json) && json >= -(2 ** 31) && json < 2 ** 31) return ok(json);
-  return bad(`expected a name of enum ${fullName(type)}, got ${show(json)}`);
+  return bad(`expected a name of enum ${name}, got ${show(json)}`);
 }
 
 const MaxDurationSeconds = 315_576_000_000n;
@@ -175,8 +176,3 @@ export const SpecialJsonTypes = new Set([
   'google.protobuf.Value',
   'google.protobuf.ListValue',
 ]);
-
-/** A reflected type's full name without protobufjs's leading dot. */
-export function fullName(type: protobuf.ReflectionObject): string {
-  return type.fullName.replace(/^\./, '');
-}

@@ -1,8 +1,9 @@
 /**
  * protoc-gen-validate rules, the `(validate.rules)` field options and `(validate.required)` oneof
- * option of Envoy's protos, evaluated on values the proto3 JSON walker has read. Envoy runs these
- * checks (the generated `Validate()`) on the bootstrap at load, and on each typed_config when its
- * extension unpacks it, so a bootstrap breaking one never starts.
+ * option of Envoy's protos (kept as written in the compact schema, envoy-schema.ts), evaluated on
+ * values the proto3 JSON walker has read. Envoy runs these checks (the generated `Validate()`) on
+ * the bootstrap at load, and on each typed_config when its extension unpacks it, so a bootstrap
+ * breaking one never starts.
  *
  * Evaluated: message.required and skip; numbers const/lt/lte/gt/gte/in/not_in (a reversed gt/lt
  * pair means "outside", as in PGV); bool const; string const/len/min_len/max_len/len_bytes/
@@ -15,10 +16,9 @@
  */
 
 import { Buffer } from 'node:buffer';
-import type protobuf from 'protobufjs';
+import { enumValueName, type FieldRules, type SchemaEnum, shortName } from './envoy-schema.js';
 
-/** One `(validate.rules)` FieldRules object, e.g. `{ uint32: { lte: 65535 } }`. */
-export type FieldRules = Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+export type { FieldRules } from './envoy-schema.js';
 
 /** A field value as the rules see it; the walker reads JSON into these. */
 export type RuleValue =
@@ -27,7 +27,7 @@ export type RuleValue =
   | { readonly kind: 'bool'; readonly value: boolean }
   | { readonly kind: 'string'; readonly value: string }
   | { readonly kind: 'bytes'; readonly value: Uint8Array }
-  | { readonly kind: 'enum'; readonly value: number; readonly type: protobuf.Enum }
+  | { readonly kind: 'enum'; readonly value: number; readonly typeName: string; readonly type: SchemaEnum }
   | { readonly kind: 'duration'; readonly value: bigint }
   | { readonly kind: 'any'; readonly typeUrl: string }
   | { readonly kind: 'message' };
@@ -37,21 +37,6 @@ export interface RuleSink {
   readonly problem: (message: string) => void;
   /** Collects rules met but not evaluated, as `group.rule`. */
   readonly unchecked: Set<string>;
-}
-
-/** The field's `(validate.rules)`, merged when the .proto sets them in several options. */
-export function fieldRules(field: protobuf.FieldBase): FieldRules | undefined {
-  let merged: Record<string, unknown> | undefined;
-  for (const option of field.parsedOptions ?? []) {
-    const rules = (option as Record<string, unknown>)['(validate.rules)'];
-    if (isRecord(rules)) merged = deepMerge(merged ?? {}, rules);
-  }
-  return merged as FieldRules | undefined;
-}
-
-/** `option (validate.required) = true` on a oneof: one member must be set. */
-export function oneofRequired(oneof: protobuf.OneOf): boolean {
-  return oneof.options?.['(validate.required)'] === true;
 }
 
 const SinglesByGroup: Readonly<Record<string, readonly string[]>> = {
@@ -90,7 +75,7 @@ export function checkFieldRules(rules: FieldRules, value: RuleValue | undefined,
     else if (group === 'bool' && value.kind === 'bool' && groupRules.const !== undefined && value.value !== groupRules.const) sink.problem(`must be ${String(groupRules.const)} (bool.const)`);
     else if (group === 'string' && value.kind === 'string') checkString(groupRules, value.value, sink);
     else if (group === 'bytes' && value.kind === 'bytes') checkBytes(groupRules, value.value, sink);
-    else if (group === 'enum' && value.kind === 'enum') checkEnum(groupRules, value.value, value.type, sink);
+    else if (group === 'enum' && value.kind === 'enum') checkEnum(groupRules, value.value, value.typeName, value.type, sink);
     else if (group === 'any' && value.kind === 'any') checkAny(groupRules, value.typeUrl, sink);
   }
 }
@@ -207,9 +192,9 @@ function checkBytes(rules: Readonly<Record<string, unknown>>, value: Uint8Array,
   check('not_in', (x) => !asList(x).map(asText).includes(text), 'must not be one of the listed values');
 }
 
-function checkEnum(rules: Readonly<Record<string, unknown>>, value: number, type: protobuf.Enum, sink: RuleSink): void {
-  const name = (n: unknown): string => type.valuesById[Number(n)] ?? String(n);
-  if (rules.defined_only === true && type.valuesById[value] === undefined) sink.problem(`${value} is not a defined value of ${type.name} (enum.defined_only)`);
+function checkEnum(rules: Readonly<Record<string, unknown>>, value: number, typeName: string, type: SchemaEnum, sink: RuleSink): void {
+  const name = (n: unknown): string => enumValueName(type, Number(n)) ?? String(n);
+  if (rules.defined_only === true && enumValueName(type, value) === undefined) sink.problem(`${value} is not a defined value of ${shortName(typeName)} (enum.defined_only)`);
   if (rules.const !== undefined && value !== Number(rules.const)) sink.problem(`${name(value)} must be ${name(rules.const)} (enum.const)`);
   if (rules.in !== undefined && !asList(rules.in).map(Number).includes(value)) sink.problem(`${name(value)} must be one of ${asList(rules.in).map(name).join(', ')} (enum.in)`);
   if (rules.not_in !== undefined && asList(rules.not_in).map(Number).includes(value)) sink.problem(`${name(value)} is not allowed here (enum.not_in: ${asList(rules.not_in).map(name).join(', ')})`);
@@ -229,7 +214,7 @@ function durationNanos(x: unknown): bigint {
 function toBigInt(x: unknown): bigint {
   if (typeof x === 'bigint') return x;
   if (typeof x === 'number') return BigInt(Math.trunc(x));
-  return BigInt(String(x)); // strings and protobufjs Long
+  return BigInt(String(x)); // decimal strings
 }
 
 function ruleValueKey(value: RuleValue | undefined, index: number): string {
@@ -243,13 +228,4 @@ const asList = (x: unknown): readonly unknown[] => (x === undefined ? [] : Array
 
 function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-function deepMerge(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(extra)) {
-    const current = out[key];
-    out[key] = isRecord(current) && isRecord(value) ? deepMerge(current, value) : value;
-  }
-  return out;
 }
