@@ -5,7 +5,9 @@
  *
  * Read from YAML (a ConfigMap in the cluster, `--config-file` offline). Every key is optional;
  * unknown keys and bad values are refused with one InvalidInput error naming every bad field
- * (`config.yaml .proxy.image`). Nothing half-valid is ever returned.
+ * (`config.yaml .proxy.image`). Nothing half-valid is ever returned. A `proxy.bootstrapOverride`
+ * is checked merged into the generated bootstrap against Envoy's v3 API (check-bootstrap-override.ts);
+ * only then is the Envoy schema read (ReadFailed when the build did not make it).
  */
 
 import { parse as parseYaml } from 'yaml';
@@ -17,6 +19,8 @@ import { isQuantity } from '../kube/quantity.js';
 import { type LabelSelector, type LabelSelectorRequirement, SelectorOperators } from '../kube/label-selector.js';
 import { parseBoolean } from '../../capture/capture-values.js';
 import { ConfigReader, isPlainObject, type PlainObject } from './config-reader.js';
+import { checkBootstrapOverride } from '../envoy/check-bootstrap-override.js';
+import { loadEnvoySchema } from '../envoy/load-envoy-schema.js';
 
 export const ImagePullPolicies = ['Always', 'IfNotPresent', 'Never'] as const;
 export type ImagePullPolicy = (typeof ImagePullPolicies)[number];
@@ -200,6 +204,9 @@ export function injectorConfigFromObject(document: unknown, source: string): Inj
   if (proxyIn.bootstrapOverride !== undefined && proxyIn.bootstrapOverride !== null) {
     if (isPlainObject(proxyIn.bootstrapOverride)) bootstrapOverride = proxyIn.bootstrapOverride;
     else r.bad('.proxy.bootstrapOverride', proxyIn.bootstrapOverride, 'must be a mapping (an Envoy bootstrap fragment)');
+  }
+  if (bootstrapOverride) {
+    for (const v of checkBootstrapOverride(bootstrapOverride, ports, loadEnvoySchema())) r.bad(v.path, v.value ?? '', v.reason);
   }
 
   const proxyVolumes = r.list('.proxy.volumes', proxyIn.volumes, (p, v) => readVolume(r, p, v));

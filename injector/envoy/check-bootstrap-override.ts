@@ -1,0 +1,86 @@
+/**
+ * Checks a configured `proxy.bootstrapOverride` the only way that means anything: the bootstrap
+ * pods would get, i.e. the generated one with the override merged in, for every interception mode
+ * (pods choose theirs by annotation), against Envoy's v3 API (the compact schema, checked by
+ * proto-json-check.ts: unknown fields, types, enums, oneofs, Any by @type, PGV rules). A typo there
+ * would otherwise surface only as every newly injected proxy failing to start.
+ *
+ * Each violation is reported under `.proxy.bootstrapOverride...` when it lies in what the override
+ * wrote (or in a part of the bootstrap the override supplied whole, such as a replaced list), and
+ * otherwise by its path in the merged bootstrap. Deprecated fields are not refused (Envoy only
+ * warns). What it cannot prove: see proto-json-check.ts and README (no Envoy runs here).
+ */
+
+import { InterceptionModes } from '../../capture/capture-config.js';
+import type { ProxyPorts } from '../config/injector-config.js';
+import { EnvoyBootstrapType, type EnvoySchema } from './envoy-schema.js';
+import { buildEnvoyBootstrap } from './envoy-bootstrap.js';
+import { checkProtoJson } from './proto-json-check.js';
+
+export interface OverrideViolation {
+  /** `.proxy.bootstrapOverride.static_resources.listeners[4].name`, or `.proxy.bootstrapOverride` for a merged-bootstrap path. */
+  readonly path: string;
+  /** The override's value at that path (undefined when the field is absent). */
+  readonly value: unknown;
+  readonly reason: string;
+}
+
+const OverridePath = '.proxy.bootstrapOverride';
+
+export function checkBootstrapOverride(override: Readonly<Record<string, unknown>>, ports: ProxyPorts, schema: EnvoySchema): OverrideViolation[] {
+  const found = new Map<string, { path: string; message: string; modes: string[] }>();
+  for (const interceptionMode of InterceptionModes) {
+    const merged = buildEnvoyBootstrap({ ports, interceptionMode, override });
+    for (const v of checkProtoJson(merged, schema, EnvoyBootstrapType).violations) {
+      const key = `${v.path}\n${v.message}`;
+      const seen = found.get(key);
+      if (seen) seen.modes.push(interceptionMode);
+      else found.set(key, { ...v, modes: [interceptionMode] });
+    }
+  }
+  const generated = buildEnvoyBootstrap({ ports, interceptionMode: InterceptionModes[0] });
+  return [...found.values()].map(({ path, message, modes }) => {
+    const modeNote = modes.length === InterceptionModes.length ? '' : ` (with ${modes.join(', ')} interception)`;
+    const located = locateInOverride(parseJsonPath(path), override, generated);
+    if (located.inOverride) return { path: `${OverridePath}${path.slice(1)}`, value: located.value, reason: `${message}${modeNote}` };
+    return { path: OverridePath, value: undefined, reason: `in the merged bootstrap at ${path}: ${message}${modeNote}` };
+  });
+}
+
+type Segment = string | number;
+
+/** `$.a.b[0]["@type"]` (as proto-json-check.ts writes paths) -> ['a', 'b', 0, '@type']. */
+export function parseJsonPath(path: string): Segment[] {
+  const segments: Segment[] = [];
+  for (const match of path.slice(1).matchAll(/\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]/g)) {
+    if (match[1] !== undefined) segments.push(match[1]);
+    else if (match[2] !== undefined) segments.push(Number(match[2]));
+    else segments.push(JSON.parse(match[3]!) as string);
+  }
+  return segments;
+}
+
+/**
+ * Whether a merged-bootstrap path lies in the override: every step is in it, or the steps that are
+ * not hang below a part the override supplied whole (a list it replaced, a key the generated
+ * bootstrap does not have), as with a required field missing from a listener it added.
+ */
+function locateInOverride(segments: readonly Segment[], override: unknown, generated: unknown): { inOverride: boolean; value?: unknown } {
+  let node: unknown = override;
+  let base: unknown = generated;
+  let owned = false;
+  for (const segment of segments) {
+    const next = child(node, segment);
+    if (next === undefined) return { inOverride: owned };
+    if (Array.isArray(node)) owned = true;
+    base = child(base, segment);
+    if (base === undefined) owned = true;
+    node = next;
+  }
+  return { inOverride: true, value: node };
+}
+
+function child(node: unknown, segment: Segment): unknown {
+  if (typeof segment === 'number') return Array.isArray(node) ? node[segment] : undefined;
+  return typeof node === 'object' && node !== null && !Array.isArray(node) && Object.hasOwn(node, segment) ? (node as Record<string, unknown>)[segment] : undefined;
+}
