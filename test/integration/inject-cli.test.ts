@@ -1,9 +1,11 @@
 // `outrigger inject` through the built CLI (dist/outrigger.mjs on Node 24): every workload kind
 // in one multi-document YAML gets exactly reviewPod's mutation in its pod template and stays
 // valid against the Kubernetes schema; other objects and comments pass through; re-running
-// changes nothing; JSON in and out; bad input and denied pods exit 2 naming each document.
+// changes nothing; JSON in and out; bad input and denied pods exit 2 naming each document; a
+// configured Envoy bootstrap override is checked against the schema the build put beside the
+// bundle (exit 2 naming the field), and without that schema only a config with an override fails.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,8 +26,8 @@ import { validateKubernetesPod } from '../helpers/injector-checks.js';
 const fixtures = fileURLToPath(new URL('../fixtures/injector/manifests/', import.meta.url));
 const workloadsYaml = readFileSync(`${fixtures}workloads.yaml`, 'utf8');
 
-function inject(args: string[], stdin?: string): { code: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [cliPath, 'inject', ...args], { input: stdin, encoding: 'utf8', timeout: 30_000 });
+function inject(args: string[], stdin?: string, cli = cliPath): { code: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [cli, 'inject', ...args], { input: stdin, encoding: 'utf8', timeout: 30_000 });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -173,5 +175,35 @@ describe('outrigger inject (built CLI)', () => {
     const missing = inject(['-f', join(dir, 'nope.yaml')]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('nope.yaml');
+  });
+
+  it('checks a bootstrap override against the Envoy schema beside the bundle: exit 2 naming the field', () => {
+    const override = (key: string): string =>
+      `proxy:\n  bootstrapOverride:\n    stats_sinks:\n    - name: envoy.stat_sinks.statsd\n      typed_config:\n        "@type": type.googleapis.com/envoy.config.metrics.v3.StatsdSink\n        tcp_cluster_name: statsd\n        ${key}: mesh\n`;
+    const good = join(dir, 'override-good.yaml');
+    writeFileSync(good, override('prefix'));
+    const ok = inject(['-f', `${fixtures}workloads.yaml`, '--config-file', good, '-o', 'json']);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('envoy.stat_sinks.statsd');
+
+    const bad = join(dir, 'override-bad.yaml');
+    writeFileSync(bad, override('prefx'));
+    const refused = inject(['-f', `${fixtures}workloads.yaml`, '--config-file', bad]);
+    expect(refused.code).toBe(2);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toContain(`${bad} .proxy.bootstrapOverride.stats_sinks[0].typed_config.prefx "mesh": unknown field "prefx" in envoy.config.metrics.v3.StatsdSink (did you mean "prefix"?)`);
+
+    // A bundle without its schema: a config without an override never reads it; one with an
+    // override is refused with the way out, never let through unchecked.
+    const bare = join(dir, 'dist-without-schema');
+    mkdirSync(bare);
+    for (const file of readdirSync(join(cliPath, '..')).filter((f) => f.endsWith('.mjs'))) copyFileSync(join(cliPath, '..', file), join(bare, file));
+    const plain = join(dir, 'plain.yaml');
+    writeFileSync(plain, 'proxy:\n  image: registry.example.com/envoy:v1\n');
+    expect(inject(['-f', `${fixtures}workloads.yaml`, '--config-file', plain], undefined, join(bare, 'outrigger.mjs')).code).toBe(0);
+    const noSchema = inject(['-f', `${fixtures}workloads.yaml`, '--config-file', good], undefined, join(bare, 'outrigger.mjs'));
+    expect(noSchema.code).toBe(1);
+    expect(noSchema.stderr).toContain(`${join(bare, 'envoy-schema.json')} cannot be read (ENOENT)`);
+    expect(noSchema.stderr).toContain('npm run build');
   });
 });

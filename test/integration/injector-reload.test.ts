@@ -2,7 +2,8 @@
 // data directory and a `..data` symlink renamed over the old one): a new connection sees the new
 // certificate; an invalid pair is refused with a log line and the old certificate keeps serving;
 // a new configuration applies to the next admission; an invalid one is refused and the old one
-// stays in force. Polling is set to a minute there, so those changes are seen by the directory
+// stays in force, also when only its Envoy bootstrap override is invalid (checked against Envoy's
+// v3 API at load). Polling is set to a minute there, so those changes are seen by the directory
 // watch; the last test sees a change only polling can (a symlink into an unwatched directory).
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { openConfigFile } from '../../injector/server/config-file.js';
 import type { InjectorServer } from '../../injector/server/injector-server.js';
 import { admissionReview, deploymentPod } from '../helpers/admission-requests.js';
 import { fingerprintOf, httpsRequest, memoryLogger, postJson, startFilesModeInjector, type TestPki, testPki, waitFor, writeAtomically } from '../helpers/injector-https.js';
+import { proxyBootstrap } from '../helpers/proxy-bootstrap-arg.js';
 
 let dir: string;
 let first: TestPki;
@@ -23,15 +25,21 @@ const logs = memoryLogger();
 const tlsDir = () => join(dir, 'tls');
 const configDir = () => join(dir, 'config');
 
-async function proxyImage(ca: string): Promise<string> {
+type ProxyContainer = { name: string; image: string; args: string[]; env: { name: string; value?: string }[] };
+
+async function proxyContainer(ca: string): Promise<ProxyContainer> {
   const result = await postJson(server.port, ca, admissionReview(deploymentPod()));
   expect(result.status).toBe(200);
   const review = JSON.parse(result.text) as { response: { patch: string } };
   const patch = JSON.parse(Buffer.from(review.response.patch, 'base64').toString('utf8')) as { path: string; value: unknown }[];
-  const init = patch.find((op) => op.path === '/spec/initContainers')?.value as { name: string; image: string }[];
+  const init = patch.find((op) => op.path === '/spec/initContainers')?.value as ProxyContainer[];
   const proxy = init.find((c) => c.name === 'proxy');
   if (!proxy) throw new Error('no proxy container in the patch');
-  return proxy.image;
+  return proxy;
+}
+
+async function proxyImage(ca: string): Promise<string> {
+  return (await proxyContainer(ca)).image;
 }
 
 beforeAll(async () => {
@@ -114,6 +122,24 @@ describe('configuration reload', () => {
     const metrics = await httpsRequest(server.port, ca, { path: '/metrics' });
     expect(metrics.text).toMatch(/outrigger_injector_reloads_total\{what="config",result="applied"\} 1/);
     expect(metrics.text).toMatch(/outrigger_injector_reloads_total\{what="config",result="refused"\} 1/);
+  });
+
+  it('refuses a configuration whose bootstrap override Envoy would reject; the last good one keeps serving', async () => {
+    const ca = activeCa;
+    const refusals = () => logs.lines.filter((l) => l.msg === 'new injector configuration refused; the previous one stays in force');
+    const before = refusals().length;
+    const sink = (prefixKey: string): string =>
+      `  bootstrapOverride:\n    stats_sinks:\n    - name: envoy.stat_sinks.statsd\n      typed_config:\n        "@type": type.googleapis.com/envoy.config.metrics.v3.StatsdSink\n        tcp_cluster_name: statsd\n        ${prefixKey}: mesh\n`;
+    writeAtomically(configDir(), { 'config.yaml': `proxy:\n  image: registry.example/envoy:three\n${sink('prefix')}` });
+    await waitFor('the configuration with a valid override', async () => (await proxyImage(ca)) === 'registry.example/envoy:three');
+
+    writeAtomically(configDir(), { 'config.yaml': `proxy:\n  image: registry.example/envoy:four\n${sink('prefx')}` });
+    await waitFor('the refusal to be logged', () => refusals().length === before + 1);
+    expect(String(refusals().at(-1)?.problem)).toContain('.proxy.bootstrapOverride.stats_sinks[0].typed_config.prefx "mesh": unknown field "prefx" in envoy.config.metrics.v3.StatsdSink (did you mean "prefix"?)');
+    const proxy = await proxyContainer(ca);
+    expect(proxy.image).toBe('registry.example/envoy:three');
+    const bootstrap = proxyBootstrap(proxy, { 'metadata.name': 'web', 'metadata.namespace': 'default', 'status.podIP': '198.18.0.10' }) as { stats_sinks: unknown };
+    expect(bootstrap.stats_sinks).toEqual([{ name: 'envoy.stat_sinks.statsd', typed_config: { '@type': 'type.googleapis.com/envoy.config.metrics.v3.StatsdSink', tcp_cluster_name: 'statsd', prefix: 'mesh' } }]);
   });
 });
 

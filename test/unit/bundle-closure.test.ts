@@ -1,8 +1,9 @@
 // scripts/bundle-closure.mjs decides which bundle files go into the proxy-init image: everything
-// `outrigger init` reaches (its command, validation, the CLI front), nothing of the injector.
+// `outrigger init` reaches (its command, validation, the CLI front), nothing of the injector (nor
+// its Envoy bootstrap-override checker and schema, dist/envoy-schema.json, which is not a module).
 // Runs on the built dist/ (npm test builds first).
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 function closure(...excludes: string[]): string[] {
@@ -24,6 +25,9 @@ describe('bundle closure for the proxy-init image', () => {
     expect(init.some((f) => f.startsWith('init-command-'))).toBe(true);
     expect(init.some((f) => f.startsWith('validate-capture-'))).toBe(true);
     expect(init.some((f) => f.startsWith('inject-command-') || f.startsWith('injector-command-'))).toBe(false);
+    const checker = all.filter((f) => readFileSync(`dist/${f}`, 'utf8').includes('envoy-schema.json'));
+    expect(checker, 'the bootstrap-override checker is in the bundle').not.toEqual([]);
+    expect(init.filter((f) => checker.includes(f))).toEqual([]);
     const bytes = (files: string[]) => files.reduce((sum, f) => sum + statSync(`dist/${f}`).size, 0);
     // The injector's dependencies (fastify, the Kubernetes client) are most of the bundle.
     expect(bytes(init)).toBeLessThan(bytes(all) / 10);
