@@ -10,7 +10,8 @@
  * envoy.config.* packages (any of them may be a typed_config's `@type`, which no static walk can
  * follow), xds/udpa TypedStruct, and every message and enum those reach through their fields.
  * Proto files whose imports grpc-js-xds does not vendor (the removed v2 API, OpenCensus,
- * OpenTelemetry) cannot be read and are listed in the schema's `skippedProtoFiles`.
+ * OpenTelemetry) cannot be read and are listed in the schema's `skippedProtoFiles`, their packages in
+ * `uncheckedPackages` (an `@type` there is let through unchecked rather than wrongly refused).
  *
  * Deterministic: messages and enums sorted by name, fields and enum values in declaration order,
  * so the same protos always give the same bytes. Plain TypeScript with erasable syntax only, so
@@ -55,6 +56,14 @@ const findFile = (relative: string): string | undefined => IncludePaths.map((dir
 /** protobufjs carries google/protobuf/{any,duration,struct,wrappers...}.proto itself. */
 const isBundledByProtobufjs = (relative: string): boolean => (protobuf.common as unknown as { get(file: string): unknown }).get(relative) != null;
 
+/** The `package` a proto file declares (read as text: the file itself cannot be loaded). */
+function declaredPackage(relative: string): string {
+  const text = readFileSync(findFile(relative) ?? relative, 'utf8');
+  const declared = /^package\s+([\w.]+)\s*;/m.exec(text)?.[1];
+  if (!declared) throw new Error(`${relative} declares no package`);
+  return declared;
+}
+
 export function generateEnvoySchema(): EnvoySchema {
   const candidates = CoveredDirectories.flatMap((dir) => protoFilesUnder(IncludePaths[0]!, dir));
   const readable = new Map<string, boolean>();
@@ -96,6 +105,7 @@ export function generateEnvoySchema(): EnvoySchema {
     format: 'outrigger-envoy-schema/1',
     protos: `@grpc/grpc-js-xds ${version} deps/`,
     skippedProtoFiles: skipped.sort(),
+    uncheckedPackages: [...new Set(skipped.map(declaredPackage))].sort(),
     messages: sortedRecord(messages),
     enums: sortedRecord(enums),
   };
@@ -107,7 +117,7 @@ export function renderEnvoySchema(schema: EnvoySchema): string {
     `{\n${Object.entries(record)
       .map(([name, value]) => `${JSON.stringify(name)}:${JSON.stringify(value)}`)
       .join(',\n')}\n}`;
-  return `{"format":${JSON.stringify(schema.format)},"protos":${JSON.stringify(schema.protos)},"skippedProtoFiles":${JSON.stringify(schema.skippedProtoFiles)},\n"messages":${block(schema.messages)},\n"enums":${block(schema.enums)}}\n`;
+  return `{"format":${JSON.stringify(schema.format)},"protos":${JSON.stringify(schema.protos)},"skippedProtoFiles":${JSON.stringify(schema.skippedProtoFiles)},"uncheckedPackages":${JSON.stringify(schema.uncheckedPackages)},\n"messages":${block(schema.messages)},\n"enums":${block(schema.enums)}}\n`;
 }
 
 function schemaMessage(type: protobuf.Type): SchemaMessage {

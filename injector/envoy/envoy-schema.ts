@@ -65,6 +65,8 @@ export interface EnvoySchema {
   readonly protos: string;
   /** Proto files of the covered packages left out because an import they need is not vendored. */
   readonly skippedProtoFiles: readonly string[];
+  /** The packages those files declare: an `@type` in one of them cannot be checked, so it is let through. */
+  readonly uncheckedPackages: readonly string[];
   readonly messages: Readonly<Record<string, SchemaMessage>>;
   readonly enums: Readonly<Record<string, SchemaEnum>>;
 }
@@ -101,4 +103,11 @@ export function enumValueName(type: SchemaEnum, value: number): string | undefin
 /** A full name's last part (`Cluster.DiscoveryType` -> `DiscoveryType`). */
 export function shortName(fullName: string): string {
   return fullName.slice(fullName.lastIndexOf('.') + 1);
+}
+
+/** The proto package of a message's full name: the segments before the first capitalised one. */
+export function packageOf(typeName: string): string {
+  const segments = typeName.split('.');
+  const first = segments.findIndex((segment) => /^[A-Z]/.test(segment));
+  return segments.slice(0, first === -1 ? segments.length - 1 : first).join('.');
 }

@@ -21,7 +21,7 @@
  */
 
 import { ErrorCodes, OutriggerError } from '../../common/errors.js';
-import { type EnvoySchema, enumValueName, fieldByKey, type SchemaEnum, type SchemaField, type SchemaMessage } from './envoy-schema.js';
+import { type EnvoySchema, enumValueName, fieldByKey, packageOf, type SchemaEnum, type SchemaField, type SchemaMessage } from './envoy-schema.js';
 import { checkFieldRules, checkMapRules, checkRepeatedRules, type FieldRules, type RuleSink, type RuleValue } from './pgv-rules.js';
 import {
   isIntegerKind,
@@ -50,6 +50,8 @@ export interface ProtoJsonReport {
   readonly deprecated: readonly string[];
   /** Validation rules met that pgv-rules.ts does not evaluate (`string.hostname`...). */
   readonly uncheckedRules: readonly string[];
+  /** `@type`s let through unchecked: in a package the vendored protos cannot load, or in none the schema knows. */
+  readonly uncheckedTypes: readonly string[];
 }
 
 export const AnyTypeUrlPrefix = 'type.googleapis.com/';
@@ -58,7 +60,7 @@ export const AnyTypeUrlPrefix = 'type.googleapis.com/';
 export function checkProtoJson(json: unknown, schema: EnvoySchema, typeName: string): ProtoJsonReport {
   const walker = new Walker(schema);
   walker.value(json, walker.messageType(typeName), '$', true);
-  return { violations: walker.violations, deprecated: walker.deprecated, uncheckedRules: [...walker.unchecked].sort() };
+  return { violations: walker.violations, deprecated: walker.deprecated, uncheckedRules: [...walker.unchecked].sort(), uncheckedTypes: [...walker.uncheckedTypes].sort() };
 }
 
 /** One line per violation: `$.path: message`. */
@@ -79,6 +81,7 @@ class Walker {
   readonly violations: ProtoJsonViolation[] = [];
   readonly deprecated: string[] = [];
   readonly unchecked = new Set<string>();
+  readonly uncheckedTypes = new Set<string>();
 
   constructor(private readonly schema: EnvoySchema) {}
 
@@ -277,7 +280,12 @@ class Walker {
     }
     const typeName = url.slice(AnyTypeUrlPrefix.length);
     if (!Object.hasOwn(this.schema.messages, typeName)) {
-      this.report(urlPath, `unknown type ${typeName}: no such message in Envoy's API schema (Envoy: "Invalid type URL, unknown type")`);
+      const problem = unknownTypeProblem(typeName, this.schema);
+      if (problem === null) {
+        this.uncheckedTypes.add(typeName);
+        return { kind: 'any', typeUrl: url };
+      }
+      this.report(urlPath, problem);
       return undefined;
     }
     const type = this.messageType(typeName);
@@ -323,6 +331,32 @@ function describe(json: unknown): string {
   if (json === null) return 'null';
   if (typeof json === 'object') return 'an object';
   return typeof json === 'string' ? `the string ${JSON.stringify(json)}` : `${typeof json} ${String(json)}`;
+}
+
+const knownPackages = new WeakMap<EnvoySchema, ReadonlySet<string>>();
+
+/**
+ * Why an `@type` the schema lacks is refused, or null to let it through unchecked. Refused: one
+ * or two edits away from a known type (a misspelling), or in a package the schema holds
+ * completely (then the name is wrong). Let through: a package the vendored protos
+ * could not load, or one the schema does not know at all (an extension newer than the vendored
+ * API, or a contrib one), so that a valid override is never refused.
+ */
+function unknownTypeProblem(typeName: string, schema: EnvoySchema): string | null {
+  const pkg = packageOf(typeName);
+  let packages = knownPackages.get(schema);
+  if (!packages) {
+    packages = new Set(Object.keys(schema.messages).map(packageOf));
+    knownPackages.set(schema, packages);
+  }
+  const unknown = `unknown type ${typeName}: no such message in Envoy's API schema (Envoy: "Invalid type URL, unknown type")`;
+  const nearest = Object.keys(schema.messages)
+    .filter((name) => Math.abs(name.length - typeName.length) <= 2)
+    .map((name) => ({ name, distance: editDistance(typeName, name) }))
+    .sort((a, b) => a.distance - b.distance)[0];
+  if (nearest && nearest.distance <= 2) return `${unknown} (did you mean ${nearest.name}?)`;
+  if (schema.uncheckedPackages.includes(pkg)) return null;
+  return packages.has(pkg) ? unknown : null;
 }
 
 /** ` (did you mean "stat_prefix"?)` for a key one or two edits away from a field name. */

@@ -104,6 +104,33 @@ describe('proxy.bootstrapOverride checked against Envoy v3 at load', () => {
     ]);
   });
 
+  it('refuses a type that is not in its known package, or one misspelled in its package, naming the likely one', () => {
+    const wrongName = statsdSink();
+    wrongName.typed_config['@type'] = 'type.googleapis.com/envoy.config.metrics.v3.StatsSinkOfMine';
+    expect(problemsOf(configWith({ stats_sinks: [wrongName] }))[0]?.reason).toMatch(/^unknown type envoy\.config\.metrics\.v3\.StatsSinkOfMine: no such message/);
+    const wrongPackage = statsdSink();
+    wrongPackage.typed_config['@type'] = 'type.googleapis.com/envoy.config.metrcs.v3.StatsdSink';
+    expect(problemsOf(configWith({ stats_sinks: [wrongPackage] }))[0]?.reason).toContain('(did you mean envoy.config.metrics.v3.StatsdSink?)');
+    // Also in a package only partly described (envoy.config.trace.v3 lost opencensus.proto): a typo is still a typo.
+    const tracing = { http: { name: 'envoy.tracers.zipkin', typed_config: { '@type': 'type.googleapis.com/envoy.config.trace.v3.ZipkinConfg' } } };
+    expect(problemsOf(configWith({ tracing }))[0]?.reason).toContain('(did you mean envoy.config.trace.v3.ZipkinConfig?)');
+  });
+
+  it('lets through, unchecked, a type its vendored protos cannot describe rather than refuse a valid override', () => {
+    // The OpenTelemetry access logger: its proto imports OpenTelemetry's, which grpc-js-xds does not vendor.
+    const otel = {
+      access_log: [{
+        name: 'envoy.access_loggers.open_telemetry',
+        typed_config: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.open_telemetry.v3.OpenTelemetryAccessLogConfig', common_config: { log_name: 'mesh' } },
+      }],
+    };
+    expect(() => parseInjectorConfig(configWith({ admin: otel }), 'config.yaml')).not.toThrow();
+    // A package the schema does not know at all (a newer or contrib extension), far from any known type.
+    const contrib = statsdSink();
+    contrib.typed_config = { '@type': 'type.googleapis.com/envoy.extensions.contrib.example.v3alpha.Sink', anything: 1 };
+    expect(() => parseInjectorConfig(configWith({ stats_sinks: [contrib] }), 'config.yaml')).not.toThrow();
+  });
+
   it('refuses wrong scalar types and broken rules, with every other bad field of the file', () => {
     const problems = problemsOf(configWith({ stats_flush_interval: 5, admin: { address: { socket_address: { port_value: 'admin' } } } }, { proxy: { uid: 'x' } }));
     expect(problems.map((p) => [p.source, p.reason])).toEqual([
