@@ -21,6 +21,9 @@ import { parseBoolean } from '../../capture/capture-values.js';
 import { ConfigReader, isPlainObject, type PlainObject } from './config-reader.js';
 import { checkBootstrapOverride } from '../envoy/check-bootstrap-override.js';
 import { loadEnvoySchema } from '../envoy/load-envoy-schema.js';
+import { bootstrapListensOn } from '../envoy/bootstrap-listens-on.js';
+import { buildEnvoyBootstrap } from '../envoy/envoy-bootstrap.js';
+import { CaptureConstants } from '../../capture/capture-config.js';
 
 export const ImagePullPolicies = ['Always', 'IfNotPresent', 'Never'] as const;
 export type ImagePullPolicy = (typeof ImagePullPolicies)[number];
@@ -383,8 +386,14 @@ function readCaptureBaseline(r: ConfigReader, value: unknown): CaptureBaseline {
 function checkBaselineValues(r: ConfigReader, config: InjectorConfig): void {
   const dns = config.captureBaseline.redirectDns;
   const dnsOn = dns === undefined ? undefined : parseBoolean(dns);
-  if (dns !== undefined && dnsOn?.ok && dnsOn.value && !config.proxy.bootstrapOverride) {
-    r.bad('.capture.redirectDns', dns, 'the generated Envoy bootstrap has no DNS listener on 15053, so captured DNS would fail; add one with proxy.bootstrapOverride or leave DNS uncaptured');
+  if (dns !== undefined && dnsOn?.ok && dnsOn.value) {
+    const { ports, bootstrapOverride } = config.proxy;
+    const bootstrap = buildEnvoyBootstrap({ ports, interceptionMode: 'REDIRECT', ...(bootstrapOverride ? { override: bootstrapOverride } : {}) });
+    const port = CaptureConstants.dnsListenerPort;
+    if (!bootstrapListensOn(bootstrap, port, 'UDP')) {
+      const has = bootstrapOverride ? 'the bootstrap with proxy.bootstrapOverride has' : 'the generated Envoy bootstrap has';
+      r.bad('.capture.redirectDns', dns, `${has} no UDP listener on ${port}, so captured DNS would fail; add one (e.g. with Envoy's dns_filter) with proxy.bootstrapOverride or leave DNS uncaptured`);
+    }
   }
   try {
     captureConfigFromAnnotations({}, config.captureBaseline);

@@ -55,7 +55,7 @@ cniMode: true
 defaultPolicy: disabled
 neverInjectSelector: [{ matchLabels: { a: b } }]
 alwaysInjectSelector: [{ matchExpressions: [{ key: x, operator: In, values: [y] }] }]
-capture: { outboundIpRangesExclude: [10.0.0.0/8, 192.168.0.0/16], redirectDns: true, inboundPortsExclude: 9999 }
+capture: { outboundIpRangesExclude: [10.0.0.0/8, 192.168.0.0/16], redirectDns: false, inboundPortsExclude: 9999 }
 revision: canary
 `,
       'c',
@@ -75,7 +75,7 @@ revision: canary
     expect([config.nativeSidecars, config.cniMode, config.defaultPolicy, config.revision]).toEqual([false, true, 'disabled', 'canary']);
     expect(config.neverInjectSelector).toEqual([{ matchLabels: { a: 'b' } }]);
     expect(config.alwaysInjectSelector).toEqual([{ matchExpressions: [{ key: 'x', operator: 'In', values: ['y'] }] }]);
-    expect(config.captureBaseline).toMatchObject({ outboundIpRangesExclude: '10.0.0.0/8,192.168.0.0/16', redirectDns: 'true', inboundPortsExclude: '9999', inboundPorts: '*' });
+    expect(config.captureBaseline).toMatchObject({ outboundIpRangesExclude: '10.0.0.0/8,192.168.0.0/16', redirectDns: 'false', inboundPortsExclude: '9999', inboundPorts: '*' });
   });
 
   it('names every bad field at once, with its path', () => {
@@ -130,8 +130,10 @@ capture: { proxyPort: "1", outboundIpRangesInclude: 10.0.0.0/33, inboundPorts: h
     }
   });
 
-  it('refuses DNS capture unless the bootstrap is overridden to serve DNS', () => {
+  it('refuses DNS capture unless the bootstrap is overridden to serve DNS over UDP on 15053', () => {
     expect(problemsOf('capture: { redirectDns: true }\n')).toEqual(['config.yaml .capture.redirectDns']);
+    // An override that serves no DNS is not enough (it used to be).
+    expect(problemsOf('capture: { redirectDns: true }\nproxy: { bootstrapOverride: { stats_flush_interval: 10s } }\n')).toEqual(['config.yaml .capture.redirectDns']);
     expect(parseInjectorConfig('capture: { redirectDns: "false" }\n', 'c').captureBaseline.redirectDns).toBe('false');
   });
 
