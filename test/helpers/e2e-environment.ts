@@ -58,7 +58,7 @@ export function startE2eEnvironment(): E2eEnvironment {
   const stop = () => {
     removePods(setup, pods);
     removePodNetworks(networks);
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 }); // podman's cleanup may lag
   };
   try {
     const network = addNetwork('or-e2e', 10, 99);

@@ -37,7 +37,8 @@ beforeAll(() => {
 
 afterAll(() => {
   if (setup) for (const name of started) podman(setup, ['rm', '--force', '--time', '0', name]);
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  // Retried: conmon and podman's cleanup may still be writing there just after `rm --force` returns.
+  if (dir) rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
 });
 
 interface RunningInjector {
