@@ -130,14 +130,37 @@ export function buildEnvoyBootstrap(options: BootstrapOptions): Json {
   return options.override ? mergeOver(bootstrap, options.override) : bootstrap;
 }
 
-/** Mappings merged key by key; anything else (lists included) replaced by the override. */
-export function mergeOver(base: Readonly<Json>, override: Readonly<Json>): Json {
+/**
+ * The lists an override merges into by entry `name` (`static_resources.listeners` and `.clusters`):
+ * an entry named like a generated one is merged into it, a new name is appended. So an override
+ * adds a listener (DNS on 15053) without restating the generated ones, whose settings differ by
+ * interception mode (the inbound listener is transparent only under TPROXY).
+ */
+export const NamedLists: ReadonlyMap<string, readonly string[]> = new Map([['static_resources', ['listeners', 'clusters']]]);
+
+/**
+ * Mappings merged key by key; the named lists above merged by entry name; anything else (other
+ * lists included) replaced by the override.
+ */
+export function mergeOver(base: Readonly<Json>, override: Readonly<Json>, parentKey?: string): Json {
   const out: Json = { ...base };
   for (const [key, value] of Object.entries(override)) {
     const current = out[key];
-    out[key] = isMapping(current) && isMapping(value) ? mergeOver(current, value) : value;
+    if (parentKey !== undefined && NamedLists.get(parentKey)?.includes(key) && Array.isArray(current) && Array.isArray(value)) out[key] = mergeByName(current, value);
+    else out[key] = isMapping(current) && isMapping(value) ? mergeOver(current, value, parentKey === undefined ? key : `${parentKey}.${key}`) : value;
   }
   return out;
+}
+
+function mergeByName(base: readonly unknown[], override: readonly unknown[]): unknown[] {
+  const nameOf = (entry: unknown): unknown => (isMapping(entry) ? entry.name : undefined);
+  const merged = base.map((entry) => {
+    const name = nameOf(entry);
+    const replacement = name === undefined ? undefined : override.find((o) => nameOf(o) === name);
+    return replacement !== undefined && isMapping(entry) && isMapping(replacement) ? mergeOver(entry, replacement) : entry;
+  });
+  const baseNames = new Set(base.map(nameOf).filter((n) => n !== undefined));
+  return [...merged, ...override.filter((o) => { const name = nameOf(o); return name === undefined || !baseNames.has(name); })];
 }
 
 function isMapping(value: unknown): value is Json {

@@ -68,6 +68,20 @@ describe('proxy.bootstrapOverride checked against Envoy v3 at load', () => {
     expect(config.captureBaseline.redirectDns).toBe('true');
   });
 
+  it('accepts the DNS listener alone: listeners merge by name, so the generated ones stay as each mode needs them', () => {
+    const override = { static_resources: { listeners: [dnsListener()] } };
+    expect(parseInjectorConfig(configWith(override, { capture: { redirectDns: true } }), 'config.yaml').proxy.bootstrapOverride).toEqual(override);
+  });
+
+  it("names the override's own index in a list merged by name", () => {
+    // Entry 0 merges into the generated outbound listener; entry 1 is a new listener.
+    const listeners = [{ name: 'outbound_capture', per_connection_buffer_limit_byte: 1 }, { ...dnsListener(), udp_listener_confg: {} }];
+    expect(problemsOf(configWith({ static_resources: { listeners } })).map((p) => p.source)).toEqual([
+      'config.yaml .proxy.bootstrapOverride.static_resources.listeners[0].per_connection_buffer_limit_byte',
+      'config.yaml .proxy.bootstrapOverride.static_resources.listeners[1].udp_listener_confg',
+    ]);
+  });
+
   it('accepts an extra stats sink and an admin tweak', () => {
     const config = parseInjectorConfig(configWith({ stats_sinks: [statsdSink()], admin: adminTweak(), stats_flush_interval: '5s' }), 'config.yaml');
     expect(config.proxy.bootstrapOverride?.stats_sinks).toEqual([statsdSink()]);

@@ -50,6 +50,24 @@ describe('Envoy bootstrap', () => {
     expect(t.admin.address.socket_address.port_value).toBe(16000);
   });
 
+  it('merges static listeners and clusters by name: a named entry into the generated one, a new name appended', () => {
+    const base = { static_resources: { listeners: [{ name: 'a', x: 1 }, { name: 'b' }], clusters: [{ name: 'c', t: 1 }] }, other: [1] };
+    const override = { static_resources: { listeners: [{ name: 'new' }, { name: 'a', y: 2 }], clusters: [{ name: 'c', t: 2 }] }, other: [2] };
+    expect(mergeOver(base, override)).toEqual({
+      static_resources: { listeners: [{ name: 'a', x: 1, y: 2 }, { name: 'b' }, { name: 'new' }], clusters: [{ name: 'c', t: 2 }] },
+      other: [2],
+    });
+    // Only there: a list of the same name deeper down is replaced like any other.
+    expect(mergeOver({ x: { listeners: [{ name: 'a' }] } }, { x: { listeners: [{ name: 'b' }] } })).toEqual({ x: { listeners: [{ name: 'b' }] } });
+    // A listener added for DNS keeps the generated ones, with their interception-mode settings.
+    const dns = { name: 'dns', address: { socket_address: { protocol: 'UDP', address: '127.0.0.1', port_value: 15053 } } };
+    for (const mode of ['REDIRECT', 'TPROXY'] as const) {
+      const merged = buildEnvoyBootstrap({ ports: DefaultProxyPorts, interceptionMode: mode, override: { static_resources: { listeners: [dns] } } }) as Obj;
+      const generated = buildEnvoyBootstrap({ ports: DefaultProxyPorts, interceptionMode: mode }) as Obj;
+      expect(merged.static_resources.listeners).toEqual([...generated.static_resources.listeners, dns]);
+    }
+  });
+
   it('merges an override: mappings key by key, lists replaced', () => {
     expect(mergeOver({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { c: [3] }, e: 2 })).toEqual({ a: { b: 1, c: [3] }, d: 1, e: 2 });
     const o = buildEnvoyBootstrap({ ports: DefaultProxyPorts, interceptionMode: 'REDIRECT', override: { node: { cluster: 'mesh' }, stats_flush_interval: '5s' } }) as Obj;
