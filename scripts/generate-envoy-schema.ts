@@ -40,7 +40,10 @@ const CoveredPackages = ['envoy.config.', 'envoy.extensions.'];
 const ExtraRootFiles = ['xds/type/v3/typed_struct.proto', 'udpa/type/v1/typed_struct.proto'];
 const ExtraRootTypes = ['envoy.config.bootstrap.v3.Bootstrap', 'xds.type.v3.TypedStruct', 'udpa.type.v1.TypedStruct'];
 
-/** Well-known types written in JSON as something other than an object of their fields. */
+/**
+ * Well-known types written in JSON as something other than an object of their fields: the one list;
+ * the schema marks them `wellKnown` and the checker reads them by that mark.
+ */
 const WellKnownJsonTypes = new Set([
   'google.protobuf.Any',
   'google.protobuf.Duration',

@@ -35,7 +35,6 @@ import {
   ScalarKinds,
   scalarDefault,
   type ScalarValue,
-  SpecialJsonTypes,
   WrapperKinds,
 } from './proto-json-values.js';
 
@@ -289,7 +288,7 @@ class Walker {
       return undefined;
     }
     const type = this.messageType(typeName);
-    if (SpecialJsonTypes.has(typeName)) {
+    if (type.message.wellKnown) { // JSON other than an object of fields: the schema marks these (the generator's one list)
       for (const key of Object.keys(json)) if (key !== '@type' && key !== 'value') this.report(childPath(path, key), `unknown field "${key}": an Any of ${typeName} has only "@type" and "value"`);
       if (json.value !== undefined && json.value !== null) this.value(json.value, type, childPath(path, 'value'), validate);
     } else {

@@ -164,15 +164,3 @@ export const WrapperKinds: Readonly<Record<string, string>> = {
   'google.protobuf.StringValue': 'string',
   'google.protobuf.BytesValue': 'bytes',
 };
-
-/** Well-known types written in JSON as something other than an object of their fields. */
-export const SpecialJsonTypes = new Set([
-  ...Object.keys(WrapperKinds),
-  'google.protobuf.Any',
-  'google.protobuf.Duration',
-  'google.protobuf.Timestamp',
-  'google.protobuf.FieldMask',
-  'google.protobuf.Struct',
-  'google.protobuf.Value',
-  'google.protobuf.ListValue',
-]);
