@@ -29,20 +29,23 @@ export interface OverrideViolation {
 const OverridePath = '.proxy.bootstrapOverride';
 
 export function checkBootstrapOverride(override: Readonly<Record<string, unknown>>, ports: ProxyPorts, schema: EnvoySchema): OverrideViolation[] {
-  const found = new Map<string, { path: string; message: string; modes: InterceptionMode[]; mode: InterceptionMode }>();
-  for (const interceptionMode of InterceptionModes) {
-    const merged = buildEnvoyBootstrap({ ports, interceptionMode, override });
+  // Each mode's generated and merged bootstrap, built once: checked here, then walked to place each violation.
+  const built = new Map(InterceptionModes.map((interceptionMode) => [interceptionMode, {
+    generated: buildEnvoyBootstrap({ ports, interceptionMode }),
+    merged: buildEnvoyBootstrap({ ports, interceptionMode, override }),
+  }]));
+  const found = new Map<string, { path: string; message: string; modes: InterceptionMode[] }>();
+  for (const [interceptionMode, { merged }] of built) {
     for (const v of checkProtoJson(merged, schema, EnvoyBootstrapType).violations) {
       const key = `${v.path}\n${v.message}`;
       const seen = found.get(key);
       if (seen) seen.modes.push(interceptionMode);
-      else found.set(key, { ...v, modes: [interceptionMode], mode: interceptionMode });
+      else found.set(key, { ...v, modes: [interceptionMode] });
     }
   }
-  return [...found.values()].map(({ path, message, modes, mode }) => {
+  return [...found.values()].map(({ path, message, modes }) => {
     const modeNote = modes.length === InterceptionModes.length ? '' : ` (with ${modes.join(', ')} interception)`;
-    const generated = buildEnvoyBootstrap({ ports, interceptionMode: mode });
-    const merged = buildEnvoyBootstrap({ ports, interceptionMode: mode, override });
+    const { generated, merged } = built.get(modes[0]!)!;
     const located = locateInOverride(parseJsonPath(path), override, generated, merged);
     if (located.inOverride) return { path: `${OverridePath}${formatPath(located.path)}`, value: located.value, reason: `${message}${modeNote}` };
     return { path: OverridePath, value: undefined, reason: `in the merged bootstrap at ${path}: ${message}${modeNote}` };
