@@ -49,9 +49,14 @@ export interface ApplyReport {
   readonly routingRemoved: readonly RoutingChange[];
 }
 
+/** Whether any ip6tables is installed: where none is, no IPv6 rules of ours can exist. */
+async function hasIp6tables(runner: CommandRunner): Promise<boolean> {
+  return (await runner.has('ip6tables-save')) || (await runner.has('ip6tables-nft-save'));
+}
+
 /** ip6tables' binaries where they exist, for removing an earlier run's IPv6 rules; else null. */
 async function ipv6Leftovers(choice: BackendChoice, runner: CommandRunner, inOwnNamespace: boolean): Promise<IptablesBinaries | null> {
-  if (!(await runner.has('ip6tables-save')) && !(await runner.has('ip6tables-nft-save'))) return null;
+  if (!(await hasIp6tables(runner))) return null;
   try {
     return await selectBackend(6, choice, runner, inOwnNamespace);
   } catch {
@@ -151,7 +156,7 @@ export async function cleanupCapture(input: CleanupInput): Promise<CleanupReport
   const marks = new Set([config.inboundTproxyMark]);
   for (const family of [4, 6] as const) {
     // IPv6 is cleaned wherever ip6tables exists, whatever the pod's addresses are now.
-    if (family === 6 && !(await runner.has('ip6tables-save')) && !(await runner.has('ip6tables-nft-save'))) continue;
+    if (family === 6 && !(await hasIp6tables(runner))) continue;
     const bins = await selectBackend(family, input.backend ?? 'auto', runner, input.inOwnNamespace ?? true);
     const result = await applyFamilyRules(emptyPlan(family), bins, runner, log);
     families.push({ family, backend: result.backend, changed: result.changed, tables: result.tables });
