@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { createPodmanSetup, createPodNetwork, playKube, type PodmanSetup, type PodNetwork, podman, removePodNetworks, removePods, run, runOk } from './podman.js';
+import { createPodmanSetup, createPodNetwork, playKube, type PodmanSetup, type PodNetwork, podIp6, podIptables, podman, removePodNetworks, removePods, run, runOk } from './podman.js';
 
 export const E2eFixtures = 'test/fixtures/e2e';
 export const Cli = 'dist/outrigger.mjs';
@@ -103,4 +103,23 @@ export function expectCapturedOutbound(setup: PodmanSetup, pod: string, podAddre
   // The proxy's upstream connection reached the peer from the pod's address, and was not captured again.
   expect(out.lines[1]).toMatchObject({ app: 'peer', local: hostPort(peerAddress, 8080) });
   expect(String(out.lines[1]?.peer).startsWith(`${hostPort(podAddress, '')}`)).toBe(true);
+}
+
+/**
+ * IPv6 on the dual-stack network, for a pod captured either way (proxy-init or the CNI plugin):
+ * ip6tables holds the capture, the app's outbound goes through the proxy, the proxy's own goes
+ * direct, and inbound reaches the proxy (uid 1337) and then the app `app` (uid 1000) from ::6.
+ */
+export function expectCapturedOverIpv6(setup: PodmanSetup, pod: string, peer: string, app: string): void {
+  const podAddress = podIp6(setup, pod);
+  const peerAddress = podIp6(setup, peer);
+  expect(podIptables(setup, pod, 'ip6tables-save')).toMatch(/outrigger\/to-outbound-listener" -j REDIRECT --to-ports 15001/);
+  expectCapturedOutbound(setup, pod, podAddress, peerAddress);
+  const direct = connectFrom(setup, `${pod}-proxy`, peerAddress, 8080);
+  expect(direct.lines).toEqual([expect.objectContaining({ app: 'peer', local: hostPort(peerAddress, 8080) })]);
+  const inbound = connectFrom(setup, `${peer}-app`, podAddress, 8080);
+  expect(inbound.error).toBeUndefined();
+  expect(inbound.lines[0]).toMatchObject({ via: 'stand-in-proxy', listener: 'inbound', original_dst: hostPort(podAddress, 8080), uid: 1337 });
+  expect(inbound.lines[1]).toMatchObject({ app, local: hostPort(podAddress, 8080), uid: 1000 });
+  expect(String(inbound.lines[1]?.peer)).toMatch(/^\[::6\]:\d+$/);
 }

@@ -11,9 +11,9 @@ import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { Cli, connectFrom as connectIn, type E2eEnvironment, E2eFixtures, expectCapturedOutbound, hostPort, startE2eEnvironment } from '../helpers/e2e-environment.js';
+import { Cli, connectFrom as connectIn, type E2eEnvironment, E2eFixtures, expectCapturedOutbound, expectCapturedOverIpv6, startE2eEnvironment } from '../helpers/e2e-environment.js';
 import { podFromInjectedWorkload, type PodmanPod } from '../helpers/pod-for-podman.js';
-import { containerNames, playKube, podIp, podIp6, podIptables, podman, runOk } from '../helpers/podman.js';
+import { containerNames, playKube, podIp, podIptables, podman, runOk } from '../helpers/podman.js';
 
 let env: E2eEnvironment;
 let webCni = '';
@@ -78,16 +78,7 @@ describe('CNI mode: outrigger-cni chained in podman, proxy-validation instead of
   });
 
   it('captures IPv6 as well on the dual-stack network: the plugin planned ip6tables from prevResult', () => {
-    const cniIp6 = podIp6(env.setup, webCni);
-    const peerIp6 = podIp6(env.setup, peer);
-    expect(podIptables(env.setup, webCni, 'ip6tables-save')).toMatch(/outrigger\/to-outbound-listener" -j REDIRECT --to-ports 15001/);
-    expectCapturedOutbound(env.setup, webCni, cniIp6, peerIp6);
-    const direct = connectFrom(`${webCni}-proxy`, peerIp6, 8080);
-    expect(direct.lines).toEqual([expect.objectContaining({ app: 'peer', local: hostPort(peerIp6, 8080) })]);
-    const inbound = connectFrom(`${peer}-app`, cniIp6, 8080);
-    expect(inbound.error).toBeUndefined();
-    expect(inbound.lines[0]).toMatchObject({ via: 'stand-in-proxy', listener: 'inbound', original_dst: hostPort(cniIp6, 8080) });
-    expect(String(inbound.lines[1]?.peer)).toMatch(/^\[::6\]:\d+$/);
+    expectCapturedOverIpv6(env.setup, webCni, peer, 'web');
   });
 
   it('without the plugin (the plain network), proxy-validation refuses: exit 126, the app never starts', () => {

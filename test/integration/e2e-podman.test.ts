@@ -12,9 +12,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { Cli, connectFrom as connectIn, type E2eEnvironment, E2eFixtures, expectCapturedOutbound as expectCaptured, hostPort, startE2eEnvironment } from '../helpers/e2e-environment.js';
+import { Cli, connectFrom as connectIn, type E2eEnvironment, E2eFixtures, expectCapturedOutbound as expectCaptured, expectCapturedOverIpv6, startE2eEnvironment } from '../helpers/e2e-environment.js';
 import { podFromInjectedWorkload, type PodmanPod } from '../helpers/pod-for-podman.js';
-import { containerNames, containerStatusField, playKube, podIp, podIp6, podIptables, podman, removePods, runOk } from '../helpers/podman.js';
+import { containerNames, containerStatusField, playKube, podIp, podIptables, podman, removePods, runOk } from '../helpers/podman.js';
 
 let env: E2eEnvironment;
 let web = '';
@@ -93,18 +93,8 @@ describe('podman kube play of an injected Deployment', () => {
   });
 
   it('captures IPv6 as well on the dual-stack network: outbound, proxy direct, inbound from ::6', () => {
-    const webIp6 = podIp6(env.setup, web);
-    const peerIp6 = podIp6(env.setup, peer);
     // proxy-init saw a global IPv6 address (--ipv6 auto) and planned the same capture for ip6tables.
-    expect(podIptables(env.setup, web, 'ip6tables-save')).toMatch(/outrigger\/to-outbound-listener" -j REDIRECT --to-ports 15001/);
-    expectCaptured(env.setup, web, webIp6, peerIp6);
-    const direct = connectFrom(`${web}-proxy`, peerIp6, 8080);
-    expect(direct.lines).toEqual([expect.objectContaining({ app: 'peer', local: hostPort(peerIp6, 8080) })]);
-    const inbound = connectFrom(`${peer}-app`, webIp6, 8080);
-    expect(inbound.error).toBeUndefined();
-    expect(inbound.lines[0]).toMatchObject({ via: 'stand-in-proxy', listener: 'inbound', original_dst: hostPort(webIp6, 8080), uid: 1337 });
-    expect(inbound.lines[1]).toMatchObject({ app: 'web', local: hostPort(webIp6, 8080), uid: 1000 });
-    expect(String(inbound.lines[1]?.peer)).toMatch(/^\[::6\]:\d+$/);
+    expectCapturedOverIpv6(env.setup, web, peer, 'web');
   });
 
   it('a rerun of the same init container in the same pod changes nothing and traffic is still captured', () => {
