@@ -4,6 +4,15 @@
  * gracefully: not ready first (`/readyz` answers 503 while endpoints are withdrawn), a drain
  * period still serving, then the listener closes, idle keep-alive connections are closed and
  * in-flight requests finish, bounded by a hard timeout.
+ *
+ * Keep-alive during the drain: kube-apiserver resolves a webhook Service's endpoint only when it
+ * dials, and reuses pooled connections whatever the endpoint's readiness since; it never retries an
+ * admission call. So a replica that only stopped being ready would keep getting requests on old
+ * connections until it closed them, and one arriving as it closes fails the pod's create (seen in
+ * test/integration/cluster-availability.test.ts). During the drain every response says
+ * `Connection: close` and idle connections are closed every 200 ms, so the API server redials (to a
+ * ready replica) long before the listener closes; a request that still arrives while closing is
+ * served, not answered 503.
  */
 
 import type { Server as HttpsServer } from 'node:https';
@@ -79,7 +88,11 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
       // The API server's webhook timeout is at most 30 s; nothing legitimate takes longer.
       requestTimeout: 30_000,
       connectionTimeout: 60_000,
-      return503OnClosing: true,
+      return503OnClosing: false,
+    });
+    app.addHook('onSend', async (_request, reply, payload) => {
+      if (shuttingDown) reply.header('connection', 'close');
+      return payload;
     });
     await app.register(injectorApp, {
       admit: (review) => admitReview(review, config.current()),
@@ -101,7 +114,10 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
         shutdown ??= (async () => {
           shuttingDown = true;
           log.info({ drainMs: options.drainMs }, 'shutting down: not ready, draining');
+          server.closeIdleConnections();
+          const sweep = setInterval(() => server.closeIdleConnections(), 200);
           await sleep(options.drainMs);
+          clearInterval(sweep);
           for (const close of closers) close();
           const cut = setTimeout(() => {
             log.warn({ timeoutMs: options.shutdownTimeoutMs }, 'in-flight requests did not finish in time; closing their connections');
