@@ -6,6 +6,10 @@
  *
  * Placement: native sidecar -> initContainers = [proxy-init | proxy-validation, proxy, ...user's];
  * classic -> initContainers = [proxy-init | proxy-validation, ...user's], containers = [proxy, ...user's].
+ *
+ * Re-injection reuses our containers as the pod holds them when nothing we set changed
+ * (reuse-injected-container.ts), so the API server's reinvocation after its own plugins answers
+ * with no patch.
  */
 
 import { cloneJson } from './clone-json.js';
@@ -17,6 +21,7 @@ import { buildInitContainer, buildProxyContainer, buildValidationContainer } fro
 import { encodeInjectionStatus, stripInjection } from './injection-status.js';
 import { InjectorAnnotations } from './pod-annotations.js';
 import { type PodOptions, resolvePodOptions } from './resolve-pod-options.js';
+import { reuseInjectedContainer } from './reuse-injected-container.js';
 
 export type InjectResult = { readonly ok: true; readonly pod: Pod } | { readonly ok: false; readonly error: OutriggerError };
 
@@ -63,9 +68,21 @@ function findConflicts(pod: Pod, config: InjectorConfig): FieldProblem[] {
   return problems;
 }
 
-function addContainers(pod: Pod, config: InjectorConfig, options: PodOptions): { initContainers: string[]; containers: string[] } {
-  const first = options.cniMode ? buildValidationContainer(config, options) : buildInitContainer(config, options);
-  const proxy = buildProxyContainer(config, options, options.nativeSidecar);
+/** Our containers as the pod holds them now (before stripping), by name. */
+function ourContainersByName(pod: Pod, config: InjectorConfig): Map<string, Container> {
+  const ours = new Set([config.containerNames.proxy, config.containerNames.init, config.containerNames.validation]);
+  const found = new Map<string, Container>();
+  for (const container of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
+    if (ours.has(container.name)) found.set(container.name, container);
+  }
+  return found;
+}
+
+function addContainers(pod: Pod, config: InjectorConfig, options: PodOptions, previous: Map<string, Container>): { initContainers: string[]; containers: string[] } {
+  const firstBuilt = options.cniMode ? buildValidationContainer(config, options) : buildInitContainer(config, options);
+  const first = reuseInjectedContainer(firstBuilt, previous.get(firstBuilt.name));
+  const proxyBuilt = buildProxyContainer(config, options, options.nativeSidecar);
+  const proxy = reuseInjectedContainer(proxyBuilt, previous.get(proxyBuilt.name));
   const userInit = pod.spec.initContainers ?? [];
   if (options.nativeSidecar) {
     pod.spec.initContainers = [first, proxy, ...userInit];
@@ -78,6 +95,8 @@ function addContainers(pod: Pod, config: InjectorConfig, options: PodOptions): {
 
 export function injectPod(pod: Pod, config: InjectorConfig): InjectResult {
   const problems: FieldProblem[] = [];
+  const hasStatus = pod.metadata?.annotations?.[InjectorAnnotations.status] !== undefined;
+  const previous = hasStatus ? ourContainersByName(pod, config) : new Map<string, Container>();
   const statusProblem = stripInjection(pod);
   if (statusProblem) problems.push(statusProblem);
   const annotationsIn = pod.metadata?.annotations ?? {};
@@ -90,7 +109,7 @@ export function injectPod(pod: Pod, config: InjectorConfig): InjectResult {
   const { options } = resolved;
 
   const firstAppContainer = pod.spec.containers[0]?.name;
-  const added = addContainers(pod, config, options);
+  const added = addContainers(pod, config, options, previous);
 
   const volumes: string[] = [];
   if (config.proxy.volumes.length > 0) {

@@ -140,6 +140,19 @@ describe('injection through the API server', () => {
     }
   });
 
+  it('answers the reinvocation the ServiceAccount plugin causes with no change (injection is idempotent)', () => {
+    // In round 0 the API server's ServiceAccount plugin mounts the token into the containers we added;
+    // reinvocationPolicy IfNeeded then calls us again (round 1), and we must not undo that change.
+    const rounds = webhookRounds(ns, 'bare');
+    expect(rounds).toEqual([
+      { round: 0, configuration: 'outrigger-injector', mutated: true },
+      { round: 1, configuration: 'outrigger-injector', mutated: false },
+    ]);
+    const stored = JSON.parse(cluster.kubectlOk(['get', 'pod', 'bare', '-n', ns, '-o', 'json'])) as { spec: { initContainers: (Container & { volumeMounts?: { mountPath: string }[] })[] } };
+    const proxy = stored.spec.initContainers.find((c) => c.name === 'proxy');
+    expect((proxy?.volumeMounts ?? []).map((m) => m.mountPath)).toContain('/var/run/secrets/kubernetes.io/serviceaccount');
+  });
+
   it('does not inject: an unlabelled namespace, the pod label sidecar.istio.io/inject=false, hostNetwork, kube-system', async () => {
     await createNamespace(cluster, 'plain', {});
     cluster.kubectlOk(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [
