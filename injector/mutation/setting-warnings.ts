@@ -34,8 +34,11 @@ export function cleanWarning(text: string): string {
 
 /** The warnings of one pod, in order, duplicates dropped, at most MaxWarnings. */
 export function boundWarnings(warnings: readonly string[]): readonly string[] {
+  if (warnings.length === 0) return NoWarnings; // the common case allocates nothing
   return [...new Set(warnings.map(cleanWarning))].slice(0, MaxWarnings);
 }
+
+const NoWarnings: readonly string[] = Object.freeze([]);
 
 /** Prefixes of Istio's proxy and injection annotations: one outrigger does not read is ignored. */
 const IstioProxyPrefixes = ['sidecar.istio.io/', 'traffic.sidecar.istio.io/', 'status.sidecar.istio.io/', 'readiness.status.sidecar.istio.io/', 'proxy.istio.io/'];
