@@ -20,7 +20,7 @@ import { parse as parseYaml, stringify } from 'yaml';
 import { Cli, type E2eEnvironment, E2eFixtures, expectCapturedOutbound, hostPort, startE2eEnvironment } from '../helpers/e2e-environment.js';
 import { nativeSidecarStandIn, runInitContainerInPod } from '../helpers/native-sidecar-stand-in.js';
 import { podFromInjectedWorkload, type PodmanPod } from '../helpers/pod-for-podman.js';
-import { containerNames, playKube, podIp, podman, runOk } from '../helpers/podman.js';
+import { containerNames, podIp, podman, runOk } from '../helpers/podman.js';
 
 type Json = Record<string, any>;
 
@@ -132,7 +132,7 @@ describe('native sidecar mode (kubelet sequencing by a labelled stand-in): the p
 
   it('the injected pod lists proxy-init, the proxy (restartPolicy Always), then fetch-config', () => {
     expect(initNames(pod.pod.spec)).toEqual(['proxy-init', 'proxy', 'fetch-config']);
-    expect((pod.pod.spec.initContainers as Json[])[1].restartPolicy).toBe('Always');
+    expect((pod.pod.spec.initContainers as Json[])[1]?.restartPolicy).toBe('Always');
     expect((pod.pod.spec.containers as Json[]).map((c) => c.name)).toEqual(['app']);
   });
 

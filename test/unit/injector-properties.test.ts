@@ -103,7 +103,9 @@ const pod = fc
         ...(shape.volumes.length > 0 ? { volumes: shape.volumes.map((name) => ({ name, emptyDir: {} })) } : {}),
       },
     };
-    return { value, badAnnotations: shape.annotations.filter((a) => a.bad).map((a) => a.key) };
+    // istio.io/reroute-virtual-interfaces wins over kubevirtInterfaces, which then has no effect (not checked).
+    const overridden = (key: string): boolean => key === 'traffic.sidecar.istio.io/kubevirtInterfaces' && annotations['istio.io/reroute-virtual-interfaces'] !== undefined;
+    return { value, badAnnotations: shape.annotations.filter((a) => a.bad && !overridden(a.key)).map((a) => a.key) };
   });
 
 const configs: InjectorConfig[] = [

@@ -54,6 +54,8 @@ describe('item 1: istio.io/reroute-virtual-interfaces', () => {
     expect(kFlag({ 'istio.io/reroute-virtual-interfaces': 'k6t-eth0', 'traffic.sidecar.istio.io/kubevirtInterfaces': 'net1' })).toBe('k6t-eth0');
     expect(kFlag({ 'istio.io/reroute-virtual-interfaces': '', 'traffic.sidecar.istio.io/kubevirtInterfaces': 'net1' })).toBe('');
     expect(kFlag({ 'traffic.sidecar.istio.io/kubevirtInterfaces': 'net1' })).toBe('net1');
+    // The overridden one has no effect, so it is not checked either (Istio's template never reads it).
+    expect(kFlag({ 'istio.io/reroute-virtual-interfaces': 'k6t-eth0', 'traffic.sidecar.istio.io/kubevirtInterfaces': 'not/an/interface' })).toBe('k6t-eth0');
     expect(kFlag({})).toBeUndefined();
     const { config } = captureConfigFromAnnotations({ 'istio.io/reroute-virtual-interfaces': 'k6t-eth0,tap+' });
     expect(config.kubeVirtInterfaces).toEqual(['k6t-eth0', 'tap+']);
