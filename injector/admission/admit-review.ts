@@ -2,6 +2,7 @@
  * The admission decision: a validated AdmissionReview and the configuration in force, to the
  * AdmissionReview to answer. Only CREATE of a Pod goes to reviewPod (the mutation shared with
  * offline `outrigger inject`); every other request is allowed unchanged with a reason code.
+ * reviewPod's warnings go into the response's `warnings`, which kubectl prints.
  *
  * A deny that carries an Internal error (a bug caught inside reviewPod) is thrown on as an
  * OutriggerError, so the server answers it as a failed webhook call (HTTP 500) and the webhook's
@@ -34,9 +35,9 @@ export function admitReview(review: AdmissionReviewRequest, config: InjectorConf
   const result = reviewPod({ pod: request.object, namespace: request.namespace ?? '', config });
   switch (result.kind) {
     case 'skip':
-      return { outcome: 'skipped', reason: result.reason, review: allowResponse(apiVersion, request.uid) };
+      return { outcome: 'skipped', reason: result.reason, review: allowResponse(apiVersion, request.uid, result.warnings) };
     case 'inject':
-      return { outcome: 'injected', operations: result.patch.length, review: patchResponse(apiVersion, request.uid, result.patch) };
+      return { outcome: 'injected', operations: result.patch.length, review: patchResponse(apiVersion, request.uid, result.patch, result.warnings) };
     case 'deny': {
       const { error } = result;
       if (error.code === ErrorCodes.Internal) {
