@@ -1,6 +1,7 @@
 /**
  * `npm run cluster -- up|down|list|build`: the test cluster by hand.
- *   up           start a control plane (kept until `down`); prints its id and how to point kubectl at it
+ *   up [--node]  start a control plane (kept until `down`), with a node (kubelet, containerd, kube-proxy)
+ *                when asked; prints its id and how to point kubectl at it
  *   down [ID]    stop one cluster, or every cluster with no ID
  *   list         the clusters on this machine, with their owners
  *   build        build the binaries (as scripts/setup-host.sh does)
@@ -13,6 +14,7 @@ import { buildBinaries } from './cluster-binaries.ts';
 import { ClustersRoot } from './cluster-layout.ts';
 import { readState } from './cluster-state.ts';
 import { isRunning } from './component-process.ts';
+import { startNode } from './cluster-node.ts';
 import { startCluster, stopClusterById } from './cluster.ts';
 
 function clusterIds(): string[] {
@@ -28,6 +30,15 @@ async function main(argv: readonly string[]): Promise<number> {
   switch (command) {
     case 'up': {
       const cluster = await startCluster({ manual: true });
+      if (rest.includes('--node')) {
+        try {
+          const node = await startNode(cluster);
+          console.log(`node ${node.name} is Ready (containerd: ctr --address ${node.paths.containerdSocket} -n k8s.io ...)`);
+        } catch (error) {
+          await cluster.stop();
+          throw error;
+        }
+      }
       console.log(`cluster ${cluster.id} is up (API server ${cluster.apiServerUrl}, namespace ${cluster.netns})`);
       console.log(`  export KUBECONFIG=${cluster.kubeconfig} PATH=${cluster.binDir}:$PATH`);
       console.log(`  logs: ${cluster.logDir}   stop: npm run cluster -- down ${cluster.id}`);
@@ -56,7 +67,7 @@ async function main(argv: readonly string[]): Promise<number> {
       console.log(buildBinaries());
       return 0;
     default:
-      console.error('usage: npm run cluster -- up | down [ID...] | list | build');
+      console.error('usage: npm run cluster -- up [--node] | down [ID...] | list | build');
       return 2;
   }
 }

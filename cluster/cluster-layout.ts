@@ -39,7 +39,7 @@ export const ClusterPorts = {
 
 export const ClusterDomain = 'cluster.local';
 
-/** All clusters' folders are under this root (tmpfs: gone at reboot, like their processes). */
+/** All clusters' folders are under this root (stale ones are removed by the next start). */
 export const ClustersRoot = '/run/outrigger-cluster';
 
 export interface ClusterAddresses {

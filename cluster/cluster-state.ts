@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { ClustersRoot } from './cluster-layout.ts';
 import { deleteClusterNetwork } from './cluster-network.ts';
 import { isRunning, processStartTicks, type RunningComponent, stopComponent } from './component-process.ts';
+import { killCgroupRoot, processesInCgroupRoot, removeCgroupRoot, removeCgroupRootEventually } from './node-cgroups.ts';
+import { destroyNodeMountNamespace, killMountNamespaceNow } from './node-mount-namespace.ts';
 
 export interface ClusterState {
   readonly id: string;
@@ -21,6 +23,8 @@ export interface ClusterState {
   /** Unset for a cluster started by hand. */
   readonly owner?: { readonly pid: number; readonly startTicks: number };
   components: RunningComponent[];
+  /** Nodes (cluster-node.ts): their folder (holding the mount namespace pin) and cgroup root. */
+  nodes?: { readonly name: string; readonly dir: string; readonly cgroupRoot: string }[];
 }
 
 export function stateFile(dir: string): string {
@@ -47,9 +51,19 @@ export function ownerOfThisProcess(): { pid: number; startTicks: number } {
   return { pid: process.pid, startTicks };
 }
 
-/** Stops every process of the cluster (last started first), deletes its namespace and folder. */
+/**
+ * Stops every process of the cluster (last started first), then what still runs in each node
+ * (containers and their shims), the nodes' mount namespaces and cgroups, the network namespace and
+ * the folder.
+ */
 export async function tearDown(state: ClusterState, options: { keepDir?: boolean } = {}): Promise<void> {
   for (const component of [...state.components].reverse()) await stopComponent(component);
+  for (const node of state.nodes ?? []) {
+    await destroyNodeMountNamespace(node.dir);
+    await killCgroupRoot(node.cgroupRoot);
+    const left = await removeCgroupRootEventually(node.cgroupRoot);
+    if (left.length > 0) console.error(`cluster ${state.id}: cgroups still in use after teardown: ${left.join(', ')}`);
+  }
   deleteClusterNetwork(state.netns);
   if (!options.keepDir) rmSync(state.dir, { recursive: true, force: true });
 }
@@ -64,6 +78,17 @@ export function killNow(state: ClusterState): void {
         // already gone
       }
     }
+  }
+  for (const node of state.nodes ?? []) {
+    killMountNamespaceNow(node.dir);
+    for (const pid of processesInCgroupRoot(node.cgroupRoot)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    removeCgroupRoot(node.cgroupRoot);
   }
   deleteClusterNetwork(state.netns);
   rmSync(state.dir, { recursive: true, force: true });

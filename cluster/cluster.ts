@@ -4,7 +4,8 @@
  * process in the cluster's own network namespace (cluster-network.ts), with its own CA, RBAC, the
  * production admission plugins and an audit log. startCluster() waits for each component with a
  * bounded timeout and always cleans up what it made when a step fails; stop() tears everything down.
- * Clusters whose owner died are removed by the next start (cluster-state.ts).
+ * Clusters whose owner died are removed by the next start (cluster-state.ts). Each cluster's folder is
+ * /run/outrigger-cluster/ID (on this machine kind /run is on the root disk, not tmpfs).
  *
  * The host reaches the API server at https://CLUSTER_IP:6443 over the cluster's veth link; kubectl
  * and @kubernetes/client-node use the admin kubeconfig. Limits: root only; one node-less control plane
@@ -53,6 +54,8 @@ export interface Cluster {
   serviceAccountKubeconfig(namespace: string, name: string, options?: { readonly durationSeconds?: number; readonly server?: string }): string;
   /** Starts a process in the cluster's namespace, stopped with the cluster. */
   startProcess(spec: ComponentSpec): RunningComponent;
+  /** Records a node (its folder and cgroup root) so teardown removes its mount namespace and cgroups. */
+  registerNode(node: { readonly name: string; readonly dir: string; readonly cgroupRoot: string }): void;
   stopProcess(component: RunningComponent): Promise<void>;
   /** The last lines of a component's log. */
   logOf(name: string, lines?: number): string;
@@ -238,6 +241,10 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
         return file;
       },
       startProcess,
+      registerNode(node) {
+        state.nodes = [...(state.nodes ?? []), node];
+        writeState(state);
+      },
       async stopProcess(component) {
         await stopComponent(component);
         state.components = state.components.filter((c) => c.pid !== component.pid);

@@ -1,6 +1,6 @@
 /**
- * One cluster component as a plain process inside the cluster's network namespace (nsenter --net,
- * so it shares the host's mount namespace: the kubelet and containerd must see each other's mounts),
+ * One cluster component as a plain process inside the cluster's network namespace (nsenter --net;
+ * a node's components also enter the node's mount namespace, shared by the kubelet and containerd),
  * its output in LOGDIR/NAME.log, its pid recorded in the cluster's state so any later run can stop
  * it. Detached into its own process group, so a developer's `npm run cluster -- up` can return
  * while the cluster keeps running. stop() is SIGTERM, then SIGKILL after a grace period.
@@ -17,6 +17,8 @@ export interface ComponentSpec {
   readonly env?: NodeJS.ProcessEnv;
   /** Run in the host's network namespace instead (rare: tools the host must reach directly). */
   readonly hostNetwork?: boolean;
+  /** Also enter this mount namespace (a node's: its own /etc/cni/net.d, /opt/cni/bin, /run/netns). */
+  readonly mountNs?: string;
 }
 
 export interface RunningComponent {
@@ -51,7 +53,8 @@ export function isRunning(component: Pick<RunningComponent, 'pid' | 'startTicks'
 export function startComponent(spec: ComponentSpec, netnsPath: string, logDir: string): RunningComponent {
   const logFile = join(logDir, `${spec.name}.log`);
   const fd = openSync(logFile, 'a', 0o600);
-  const [file, args] = spec.hostNetwork ? [spec.command, spec.args] : ['nsenter', [`--net=${netnsPath}`, '--', spec.command, ...spec.args]];
+  const namespaces = [...(spec.hostNetwork ? [] : [`--net=${netnsPath}`]), ...(spec.mountNs ? [`--mount=${spec.mountNs}`] : [])];
+  const [file, args] = namespaces.length === 0 ? [spec.command, spec.args] : ['nsenter', [...namespaces, '--', spec.command, ...spec.args]];
   const child = spawn(file, args, { detached: true, stdio: ['ignore', fd, fd], env: spec.env ?? process.env });
   closeSync(fd);
   child.unref();

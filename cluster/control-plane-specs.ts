@@ -54,7 +54,7 @@ export function etcdSpec(files: ControlPlaneFiles): ComponentSpec {
       `--initial-cluster=default=${peer}`,
       '--listen-metrics-urls=http://127.0.0.1:2381',
       '--log-level=warn',
-      // The data folder is on tmpfs: fsync buys nothing there.
+      // A throwaway test cluster: its data never needs to survive a crash of the machine.
       '--unsafe-no-fsync',
     ],
   };
