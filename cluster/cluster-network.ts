@@ -1,7 +1,7 @@
 /**
  * The cluster's own network namespace: loopback, one veth link to the host on a /30 of the link
- * pool, blackhole routes for both test ranges and no default route, so nothing in it can send to
- * any address outside the machine (a route lookup for anything else fails with "Network is
+ * pool, blackhole routes for both test ranges (the service ranges route to loopback instead, see
+ * below) and no default route, so nothing in it can send to any address outside the machine (a route lookup for anything else fails with "Network is
  * unreachable" before a packet exists). Forwarding is on inside it, for pod traffic between
  * bridges later. The host side gets only the /30's connected route.
  * Limits: needs root and iproute2; removal is by deleting the namespace (which takes the veth).
@@ -45,6 +45,11 @@ export function createClusterNetwork(id: string): ClusterNetwork {
     inNs(['link', 'set', names.clusterVeth, 'up']);
     inNs(['route', 'add', 'blackhole', ClusterCidrs.testRangeV4]);
     inNs(['-6', 'route', 'add', 'blackhole', ClusterCidrs.testRangeV6]);
+    // A node process's connection to a ClusterIP is routed before kube-proxy's DNAT (nat OUTPUT), and
+    // a blackhole route fails it at connect() (EINVAL). A real node's default route plays this part;
+    // here the service ranges route to loopback, where anything kube-proxy did not DNAT is dropped.
+    inNs(['route', 'add', ClusterCidrs.serviceV4, 'dev', 'lo']);
+    inNs(['-6', 'route', 'add', ClusterCidrs.serviceV6, 'dev', 'lo']);
     runOk('ip', ['netns', 'exec', names.netns, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
     assertNoRouteOut(names.netns);
   } catch (error) {
