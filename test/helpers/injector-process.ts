@@ -16,6 +16,8 @@ export interface InjectorProcess {
   readonly port: number;
   readonly pid: number;
   readonly pki: TestPki;
+  /** The mounted-Secret-style directory it serves tls.crt and tls.key from (writeAtomically to reload). */
+  readonly tlsDir: string;
   readonly lines: Record<string, unknown>[];
   stderr(): string;
   /** SIGKILL (if still running) and the temporary directory removed; safe to call twice. */
@@ -60,5 +62,5 @@ export async function startInjectorProcess(options: { readonly extraArgs?: reado
     throw error;
   }
   const port = Number(lines.find((l) => l.msg === 'injector listening (HTTPS)')?.port);
-  return { port, pid: child.pid as number, pki, lines, stderr: () => stderr, stop };
+  return { port, pid: child.pid as number, pki, tlsDir: join(dir, 'tls'), lines, stderr: () => stderr, stop };
 }
