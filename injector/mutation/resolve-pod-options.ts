@@ -3,7 +3,8 @@
  * settings (Istio's traffic annotations through the capture model, so every bad annotation is
  * named), native or classic sidecar, CNI mode, and the proxy's resources and log level (Istio's
  * sidecar.istio.io/proxyCPU, proxyMemory, proxyCPULimit, proxyMemoryLimit, logLevel). Problems
- * are collected, not thrown.
+ * are collected, not thrown. A capture setting too long for one argument of proxy-init is refused
+ * before its list is parsed (init-arg-limit.ts).
  *
  * Successful resolutions are memoised per configuration by the pod's annotations (a Deployment's
  * pods all carry the same ones), in at most OptionsCacheLimits bytes per configuration (see
