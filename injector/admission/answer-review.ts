@@ -8,8 +8,8 @@
  * data properties (never a prototype change), and the injector copies objects only with spread
  * and Object.entries, which keep them so. Such a pod is answered like any other (fastify's default
  * parser refused it as "not valid JSON"). JSON.parse itself is iterative, so nesting depth cannot
- * overflow the stack here; everything that walks the pod afterwards is iterative or bounded. A body
- * too deep or with too many values to parse within bounded memory is refused first (json-shape.ts).
+ * overflow the stack here; everything that walks the pod afterwards is iterative or bounded. A large
+ * body too deep or with too many values to parse within bounded memory is refused first (json-shape.ts).
  */
 
 import { isOutriggerError } from '../../common/errors.js';
