@@ -11,8 +11,8 @@
  * - a bug (the decision code threw) is HTTP 500 with a metav1.Status body, so the webhook's
  *   failurePolicy, the operator's choice, decides the pod's fate; it is logged with the uid.
  *
- * The body is taken as text and parsed by answerReview (JSON.parse: `__proto__` and `constructor`
- * keys are ordinary keys of a pod). Bodies of LargeBodyBytes or more are answered by the review
+ * The body is taken as bytes and parsed by answerReview (JSON.parse: `__proto__` and `constructor`
+ * keys are ordinary keys of a pod; an empty or malformed body is its 400). Bodies of LargeBodyBytes or more are answered by the review
  * worker when one is given (its own thread: parsing a hostile 6 MiB body takes most of a second,
  * during which this thread must keep answering probes and ordinary pods); at most MaxLargeInFlight
  * of them are received or reviewed at once, so their memory is bounded.
@@ -60,19 +60,15 @@ function errorKind(statusCode: number): string {
   return statusCode >= 500 ? 'internal' : 'bad_request';
 }
 
-/** A clear message for fastify's own body errors; others keep theirs. */
+/** A clear message for fastify's own body errors (JSON is parsed by answerReview); others keep theirs. */
 function describeError(error: FastifyError, request: FastifyRequest): string {
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return `request body is larger than the limit of ${MaxBodyBytes} bytes (6 MiB)`;
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return `unsupported content type ${JSON.stringify(request.headers['content-type'] ?? '')}: send the AdmissionReview as application/json`;
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return 'empty request body: send an AdmissionReview as application/json';
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return `request body is not valid JSON: ${error.message}`;
     default:
-      return error instanceof SyntaxError ? `request body is not valid JSON: ${error.message}` : error.message;
+      return error.message;
   }
 }
 

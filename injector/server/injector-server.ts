@@ -65,6 +65,7 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
   const { log } = options;
   const metrics = options.metrics ?? createInjectorMetrics();
   const closers: (() => void)[] = [];
+  let reviewWorker: ReviewWorkerClient | undefined;
   try {
     const config = await openConfigFile({ path: options.configFile, pollMs: options.reloadPollMs, log, metrics });
     closers.push(() => config.close());
@@ -86,9 +87,8 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
       startTls = () => selfManaged.start();
     }
 
-    let reviewWorker: ReviewWorkerClient | undefined;
     if (options.reviewWorkerUrl) {
-      const worker = new ReviewWorkerClient({
+      reviewWorker = new ReviewWorkerClient({
         url: options.reviewWorkerUrl,
         config: () => config.current(),
         maxHeapMb: ReviewWorkerHeapMb,
@@ -96,8 +96,6 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
         maxQueued: MaxLargeInFlight,
         log,
       });
-      closers.push(() => void worker.close());
-      reviewWorker = worker;
     }
 
     let shuttingDown = false;
@@ -140,6 +138,8 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
           }, options.shutdownTimeoutMs);
           cut.unref();
           await app.close();
+          // After the in-flight requests: a large review may still be in the worker until then.
+          await reviewWorker?.close();
           clearTimeout(cut);
           log.info('injector stopped');
         })();
@@ -148,6 +148,7 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
     };
   } catch (error) {
     for (const close of closers) close();
+    await reviewWorker?.close();
     throw error;
   }
 }
