@@ -13,7 +13,7 @@
  *
  * The body is taken as bytes and parsed by answerReview (JSON.parse: `__proto__` and `constructor`
  * keys are ordinary keys of a pod; an empty or malformed body is its 400). Bodies of LargeBodyBytes or more are answered by the review
- * worker when one is given (its own thread: parsing a hostile 6 MiB body takes most of a second,
+ * worker when one is given (its own thread: reviewing a 6 MiB body takes hundreds of milliseconds,
  * during which this thread must keep answering probes and ordinary pods); at most MaxLargeInFlight
  * of them are received or reviewed at once, so their memory is bounded.
  */
