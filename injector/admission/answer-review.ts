@@ -48,7 +48,7 @@ function withoutBom(text: string): string {
 /** Where JSON.parse stopped, without quoting the body (V8's message can quote a part of it). */
 function jsonProblem(error: unknown): string {
   const at = /position (\d+)/.exec(error instanceof Error ? error.message : '');
-  return at ? `request body is not valid JSON (at byte ${at[1]})` : 'request body is not valid JSON';
+  return at ? `request body is not valid JSON (at position ${at[1]})` : 'request body is not valid JSON';
 }
 
 function summarise(decision: AdmissionDecision): DecisionSummary {
