@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(iptables nftables iproute2 util-linux python3 conntrack containernetworking-plugins)
+packages=(iptables nftables iproute2 util-linux python3 conntrack containernetworking-plugins openssl)
 if [ "${OUTRIGGER_WITH_CONTAINERS:-1}" = 1 ]; then
   packages+=(podman catatonit runc docker.io debootstrap uidmap slirp4netns fuse-overlayfs)
 fi

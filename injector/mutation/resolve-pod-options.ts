@@ -5,10 +5,13 @@
  * native or classic sidecar, CNI mode, the proxy's resources and log level (Istio's
  * sidecar.istio.io/proxyCPU, proxyMemory, proxyCPULimit, proxyMemoryLimit, logLevel), and the
  * warnings for settings accepted but not followed as written. Problems are collected, not thrown.
+ * A capture setting too long for one argument of proxy-init is refused before its list is parsed
+ * (init-arg-limit.ts).
  *
  * Successful resolutions are memoised per configuration by the pod's annotations (a Deployment's
- * pods all carry the same ones), at most MaxCachedOptions per configuration, frozen: the options
- * are shared between pods and read-only (their parts may be the configuration's own objects).
+ * pods all carry the same ones), in at most OptionsCacheLimits bytes per configuration (see
+ * memo-cache.ts), frozen: the options are shared between pods and read-only (their parts may be
+ * the configuration's own objects).
  */
 
 import type { FieldProblem } from '../../common/errors.js';
@@ -16,11 +19,13 @@ import { isOutriggerError } from '../../common/errors.js';
 import { type CaptureSettingKey, CaptureDefaults, CaptureSettingKeys, type RawCaptureSettings } from '../../capture/build-capture-config.js';
 import type { CaptureConfig } from '../../capture/capture-config.js';
 import type { InterceptionMode } from '../../capture/capture-config.js';
-import { type CaptureBaseline, captureConfigFromAnnotations, checkWithoutCapture, interceptsTraffic, type NoInterceptionMode } from '../../capture/pod-annotations.js';
+import { type CaptureBaseline, captureConfigFromAnnotations, checkWithoutCapture, interceptsTraffic, type NoInterceptionMode, rawSettingsFromAnnotations } from '../../capture/pod-annotations.js';
 import { parseBoolean } from '../../capture/capture-values.js';
 import { type EnvoyLogLevel, EnvoyLogLevels, type InjectorConfig } from '../config/injector-config.js';
 import type { ResourceRequirements } from '../kube/pod-types.js';
 import { isQuantity } from '../kube/quantity.js';
+import { initArgProblems } from './init-arg-limit.js';
+import { type MemoCache, type MemoCacheLimits, memoCache } from './memo-cache.js';
 import { InjectorAnnotations } from './pod-annotations.js';
 import { annotationWarnings } from './setting-warnings.js';
 
@@ -116,22 +121,38 @@ function readLogLevel(annotations: Readonly<Record<string, string>>, config: Inj
   return config.proxy.logLevel;
 }
 
-export const MaxCachedOptions = 256;
-const optionsCache = new WeakMap<InjectorConfig, Map<string, ResolvedOptions>>();
+/**
+ * 2 MiB per configuration: a typical entry (a few annotations, the parsed capture settings) is ~5 KB,
+ * so hundreds of distinct annotation sets fit; a pod whose annotations make an entry over 64 KiB
+ * (far beyond any real pod's capture annotations) is resolved every time instead.
+ */
+export const OptionsCacheLimits: MemoCacheLimits = { maxBytes: 2 * 1024 * 1024, maxEntryBytes: 64 * 1024 };
+const optionsCache = new WeakMap<InjectorConfig, MemoCache<ResolvedOptions & { ok: true }>>();
+
+/** The parsed settings (CIDR and port lists) take up to ~16 bytes per character of their text. */
+function optionsBytes(resolved: ResolvedOptions & { ok: true }): number {
+  let text = 0;
+  for (const value of Object.values(resolved.options.capture?.raw ?? {})) text += value?.text.length ?? 0;
+  return 16 * text + 4096;
+}
 
 export function resolvePodOptions(annotations: Readonly<Record<string, string>>, config: InjectorConfig): ResolvedOptions {
   let cache = optionsCache.get(config);
-  if (!cache) optionsCache.set(config, (cache = new Map()));
+  if (!cache) optionsCache.set(config, (cache = memoCache(OptionsCacheLimits, optionsBytes)));
   const key = JSON.stringify(annotations);
   const cached = cache.get(key);
   if (cached) return cached;
   const resolved = resolveUncached(annotations, config);
   if (resolved.ok) {
-    if (cache.size >= MaxCachedOptions) cache.clear();
     Object.freeze(resolved.options);
     cache.set(key, Object.freeze(resolved));
   }
   return resolved;
+}
+
+/** Bytes the options cache of `config` holds by its estimate (for tests). */
+export function optionsCacheBytes(config: InjectorConfig): number {
+  return optionsCache.get(config)?.calculatedSize ?? 0;
 }
 
 function resolveUncached(annotations: Readonly<Record<string, string>>, config: InjectorConfig): ResolvedOptions {
@@ -143,16 +164,21 @@ function resolveUncached(annotations: Readonly<Record<string, string>>, config: 
   const baseline = captureBaselineOf(config);
   const intercepts = interceptsTraffic(annotations, baseline);
   let capture: PodCapture | null = null;
-  try {
-    if (intercepts) {
-      const { config: captureConfig, raw } = captureConfigFromAnnotations(annotations, baseline);
-      const resolved: Partial<Record<CaptureSettingKey, { text: string; source: string }>> = {};
-      for (const key of CaptureSettingKeys) resolved[key] = raw[key] ?? { text: CaptureDefaults[key], source: `default ${key}` };
-      capture = { config: captureConfig, raw, resolved };
-    } else checkWithoutCapture(annotations, baseline);
-  } catch (error) {
-    if (!isOutriggerError(error)) throw error;
-    problems.push(...error.problems);
+  // Settings too long for proxy-init's command line are refused before their lists are parsed.
+  const tooLong = initArgProblems(rawSettingsFromAnnotations(annotations, baseline).raw);
+  if (tooLong.length > 0) problems.push(...tooLong);
+  else {
+    try {
+      if (intercepts) {
+        const { config: captureConfig, raw } = captureConfigFromAnnotations(annotations, baseline);
+        const resolved: Partial<Record<CaptureSettingKey, { text: string; source: string }>> = {};
+        for (const key of CaptureSettingKeys) resolved[key] = raw[key] ?? { text: CaptureDefaults[key], source: `default ${key}` };
+        capture = { config: captureConfig, raw, resolved };
+      } else checkWithoutCapture(annotations, baseline);
+    } catch (error) {
+      if (!isOutriggerError(error)) throw error;
+      problems.push(...error.problems);
+    }
   }
   if (problems.length > 0) return { ok: false, problems };
   const interceptionMode: ProxyInterceptionMode = capture ? capture.config.inboundInterceptionMode : 'NONE';

@@ -1,6 +1,7 @@
 /**
  * The injector process around the app plugin: loads the configuration and the serving
- * certificate, listens on one HTTPS port (TLS 1.2+), keeps both reloaded, and shuts down
+ * certificate, listens on one HTTPS port (TLS 1.2+, forward-secret AEAD suites only: tls-material.ts),
+ * reviews large bodies in a worker thread (review-worker-client.ts), keeps both reloaded, and shuts down
  * gracefully: not ready first (`/readyz` answers 503 while endpoints are withdrawn), a drain
  * period still serving, then the listener closes, idle keep-alive connections are closed and
  * in-flight requests finish, bounded by a hard timeout.
@@ -26,7 +27,17 @@ import { loadCertFiles, watchCertFiles } from '../tls/cert-files.js';
 import { ServingCertificate } from '../tls/serving-certificate.js';
 import type { SelfManagedTlsOptions } from '../tls/self-managed-tls.js';
 import { openConfigFile } from './config-file.js';
-import { injectorApp, MaxBodyBytes } from './injector-app.js';
+import { injectorApp, MaxBodyBytes, MaxLargeInFlight } from './injector-app.js';
+import { ReviewWorkerClient } from './review-worker-client.js';
+
+/**
+ * The review worker's heap (old generation, MiB): what reviewing any body under 6 MiB of a real
+ * pod's shape needs, with room; a hostile shape that needs more is answered 413. With the server's
+ * own heap this keeps the process under the manifest's 256 Mi limit (README "Injector server").
+ */
+export const ReviewWorkerHeapMb = 64;
+/** No review comes near this (every step is linear); past it the worker is replaced. */
+export const ReviewWorkerTimeoutMs = 10_000;
 
 export type TlsSource =
   | { readonly mode: 'files'; readonly certFile: string; readonly keyFile: string }
@@ -45,6 +56,11 @@ export interface InjectorServerOptions {
   readonly shutdownTimeoutMs: number;
   readonly log: Logger;
   readonly metrics?: InjectorMetrics;
+  /**
+   * The review worker's module (dist/injector-review-worker.mjs, which the CLI passes). Without it
+   * every body is reviewed on the server's thread (tests that run the sources in process).
+   */
+  readonly reviewWorkerUrl?: URL;
 }
 
 export interface InjectorServer {
@@ -58,6 +74,7 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
   const { log } = options;
   const metrics = options.metrics ?? createInjectorMetrics();
   const closers: (() => void)[] = [];
+  let reviewWorker: ReviewWorkerClient | undefined;
   try {
     const config = await openConfigFile({ path: options.configFile, pollMs: options.reloadPollMs, log, metrics });
     closers.push(() => config.close());
@@ -79,6 +96,17 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
       startTls = () => selfManaged.start();
     }
 
+    if (options.reviewWorkerUrl) {
+      reviewWorker = new ReviewWorkerClient({
+        url: options.reviewWorkerUrl,
+        config: () => config.current(),
+        maxHeapMb: ReviewWorkerHeapMb,
+        timeoutMs: ReviewWorkerTimeoutMs,
+        maxQueued: MaxLargeInFlight,
+        log,
+      });
+    }
+
     let shuttingDown = false;
     const app = fastify({
       https: serving.serverOptions(),
@@ -98,6 +126,7 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
       admit: (review) => admitReview(review, config.current()),
       metrics,
       isReady: () => !shuttingDown,
+      ...(reviewWorker ? { reviewWorker } : {}),
     });
     await app.listen({ host: options.host, port: options.port });
     const server = app.server as HttpsServer;
@@ -125,6 +154,8 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
           }, options.shutdownTimeoutMs);
           cut.unref();
           await app.close();
+          // After the in-flight requests: a large review may still be in the worker until then.
+          await reviewWorker?.close();
           clearTimeout(cut);
           log.info('injector stopped');
         })();
@@ -133,6 +164,7 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
     };
   } catch (error) {
     for (const close of closers) close();
+    await reviewWorker?.close();
     throw error;
   }
 }
