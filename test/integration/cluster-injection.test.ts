@@ -183,6 +183,17 @@ describe('injection through the API server', () => {
   });
 });
 
+describe('warnings through the API server', () => {
+  it('kubectl prints the webhook\'s warning for a setting accepted with a fallback (sidecar.istio.io/inject: "yes")', () => {
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'warned', namespace: ns, annotations: { 'sidecar.istio.io/inject': 'yes' } }, spec: { containers: [{ name: 'app', image: 'outrigger/test-app:0.1.0' }] } };
+    const result = cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify(pod) });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/^Warning: .*sidecar\.istio\.io\/inject.*yes/m);
+    // Current Istio's rule: not "true"/"false", so the namespace's default applies (inject here).
+    expectInjectedNative(JSON.parse(cluster.kubectlOk(['get', 'pod', 'warned', '-n', ns, '-o', 'json'])) as StoredPod);
+  });
+});
+
 describe('reinvocation after a second mutating webhook', () => {
   let second: SecondWebhook;
   beforeAll(async () => {
