@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../cluster/cluster.ts';
 import { startNode, type ClusterNode } from '../../cluster/cluster-node.ts';
 import { waitUntil } from '../../cluster/wait-until.ts';
+import { parse as parseYaml, stringify } from 'yaml';
+import { clusterApi } from '../helpers/cluster-api.js';
 import { appAnswer, connectFrom, installShipped, pod, pods, readyPod, shippedDifference, TestAppImage, viaProxy, type PodInfo } from '../helpers/node-outrigger.js';
 
 let cluster: Cluster;
@@ -205,4 +207,59 @@ describe('restarts', () => {
     }, 1_000);
     expect(captured(after)).toBe('outbound');
   }, 240_000);
+});
+
+describe('upgrade: the injector rolled to a new configuration while pods are created', () => {
+  it('admits every pod during the rollout; new pods get the new capture, old pods keep theirs', async () => {
+    apply(deployment('old-config', 'shop'));
+    const old = await readyPod(cluster, 'shop', 'app=old-config');
+    const oldArgs = old.spec.initContainers?.find((c) => c.name === 'proxy-init')?.args ?? [];
+    expect(viaProxy(connectFrom(cluster, 'shop', old.name, 'app', ipv4(peer), 8080))?.listener).toBe('outbound');
+
+    // The new configuration: outbound port 8080 is excluded mesh-wide (Istio's global.proxy.excludeOutboundPorts).
+    const configMap = JSON.parse(cluster.kubectlOk(['get', 'configmap', 'outrigger-injector', '-n', 'outrigger', '-o', 'json'])) as { data: Record<string, string> };
+    const config = parseYaml(configMap.data['config.yaml'] ?? '') as Record<string, unknown>;
+    config.capture = { ...(config.capture as object | undefined), outboundPortsExclude: '8080' };
+    cluster.kubectlOk(['patch', 'configmap', 'outrigger-injector', '-n', 'outrigger', '--type=merge', '-p', JSON.stringify({ data: { 'config.yaml': stringify(config) } })]);
+    const replicasBefore = pods(cluster, 'outrigger', 'app.kubernetes.io/name=outrigger-injector').map((p) => p.name);
+    cluster.kubectlOk(['rollout', 'restart', 'deployment/outrigger-injector', '-n', 'outrigger']);
+
+    // A bounded stream of pod creates while the Deployment rolls (at most 200 pods or 240 s); the pods
+    // cannot be scheduled (a node selector no node has), so only admission is exercised. The rollout is
+    // over when only new replicas exist: old ones keep serving (with their configuration) while they drain.
+    const api = clusterApi(cluster, { maxSockets: 2 });
+    const created: { name: string; status: number; afterRollout: boolean; excluded?: boolean; message?: string }[] = [];
+    const rolledOut = () => {
+      const now = pods(cluster, 'outrigger', 'app.kubernetes.io/name=outrigger-injector');
+      return now.length === 2 && now.every((p) => !replicasBefore.includes(p.name) && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    };
+    const deadline = Date.now() + 240_000;
+    let afterRollout = 0;
+    for (let i = 0; i < 200 && Date.now() < deadline && afterRollout < 5; i++) {
+      const done = rolledOut();
+      if (done) afterRollout++;
+      const body = { apiVersion: 'v1', kind: 'Pod', metadata: { name: `during-${i}`, labels: { app: 'during' } }, spec: { nodeSelector: { 'outrigger.test/none': 'none' }, containers: [{ name: 'app', image: TestAppImage, imagePullPolicy: 'Never' }] } };
+      const res = await api.post('/api/v1/namespaces/shop/pods', body);
+      const stored = JSON.parse(res.body) as { spec?: { initContainers?: { name: string; args?: string[] }[] }; message?: string };
+      const args = stored.spec?.initContainers?.find((c) => c.name === 'proxy-init')?.args;
+      created.push({ name: body.metadata.name, status: res.status, afterRollout: done, ...(args ? { excluded: args.join(' ').includes('-o 8080') } : {}), ...(stored.message ? { message: stored.message } : {}) });
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    api.close();
+    expect(afterRollout, 'the rollout did not finish within the stream').toBe(5);
+    expect(created.length).toBeGreaterThan(10);
+    expect(created.filter((c) => c.status !== 201 || c.excluded === undefined), JSON.stringify(created.slice(0, 3))).toEqual([]);
+    // Replicas also reload the mounted ConfigMap, so the setting may reach pods before the rollout ends;
+    // once only new replicas serve, every pod has it.
+    expect(created.filter((c) => c.afterRollout).every((c) => c.excluded), JSON.stringify(created.map((c) => [c.afterRollout, c.excluded]))).toBe(true);
+    cluster.kubectlOk(['delete', 'pods', '-n', 'shop', '-l', 'app=during', '--wait=false']);
+
+    // A new pod runs with the new capture: its outbound 8080 goes direct. The old pod is unchanged.
+    apply(deployment('new-config', 'shop'));
+    const fresh = await readyPod(cluster, 'shop', 'app=new-config');
+    expect(fresh.spec.initContainers?.find((c) => c.name === 'proxy-init')?.args?.join(' ')).toContain('-o 8080');
+    expect(viaProxy(connectFrom(cluster, 'shop', fresh.name, 'app', ipv4(peer), 8080))).toBeUndefined();
+    expect(pod(cluster, 'shop', old.name).spec.initContainers?.find((c) => c.name === 'proxy-init')?.args).toEqual(oldArgs);
+    expect(viaProxy(connectFrom(cluster, 'shop', old.name, 'app', ipv4(peer), 8080))?.listener).toBe('outbound');
+  }, 420_000);
 });
