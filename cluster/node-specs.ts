@@ -48,6 +48,7 @@ export function nodePaths(dir: string): NodePaths {
 }
 
 export const SandboxImage = 'docker.io/outrigger/pause:0.1.0';
+export const ContainerdMetricsPort = 10338;
 /** The cluster DNS address pods are told about; no DNS server runs (tests use addresses). */
 export const ClusterDnsIp = '198.19.0.10';
 
@@ -61,6 +62,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 
 [grpc]
   address = "${paths.containerdSocket}"
+
+# Prometheus metrics on the node's loopback: the CRI's CNI setup/teardown latency among them.
+[metrics]
+  address = "127.0.0.1:${ContainerdMetricsPort}"
 
 [plugins."io.containerd.grpc.v1.cri"]
   # Our own pause image, imported with the others: nothing can be pulled here.

@@ -16,6 +16,8 @@ export interface ApiResponse {
 
 export interface ClusterApi {
   post(path: string, body: unknown): Promise<ApiResponse>;
+  get(path: string): Promise<ApiResponse>;
+  delete(path: string): Promise<ApiResponse>;
   close(): void;
 }
 
@@ -23,20 +25,24 @@ export function clusterApi(cluster: Cluster, options: { maxSockets?: number; tim
   const pkiFile = (name: string) => readFileSync(join(cluster.pki.dir, name));
   const agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 16, ca: pkiFile('ca.crt'), cert: pkiFile('admin.crt'), key: pkiFile('admin.key') });
   const timeout = options.timeoutMs ?? 30_000;
-  return {
-    post(path, body) {
-      const payload = JSON.stringify(body);
-      return new Promise((resolve, reject) => {
-        const req = request(`${cluster.apiServerUrl}${path}`, { method: 'POST', agent, timeout, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        });
-        req.on('timeout', () => req.destroy(new Error(`POST ${path} timed out after ${timeout} ms`)));
-        req.on('error', reject);
-        req.end(payload);
+  const call = (method: string, path: string, body?: unknown): Promise<ApiResponse> => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const headers = payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
+    return new Promise((resolve, reject) => {
+      const req = request(`${cluster.apiServerUrl}${path}`, { method, agent, timeout, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
       });
-    },
+      req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out after ${timeout} ms`)));
+      req.on('error', reject);
+      req.end(payload);
+    });
+  };
+  return {
+    post: (path, body) => call('POST', path, body),
+    get: (path) => call('GET', path),
+    delete: (path) => call('DELETE', path),
     close() {
       agent.destroy();
     },
