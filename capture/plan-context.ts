@@ -8,6 +8,7 @@
 
 import type { CaptureConfig, Cidr, HostFacts, IpFamily, Selection } from './capture-config.js';
 import { CaptureConstants } from './capture-config.js';
+import { formatAddress, parseIp } from './ip-address.js';
 import type { Action, Chain, MatchTerm, Rule, Table } from './rule.js';
 import type { RulePurpose } from './rule-purposes.js';
 
@@ -54,9 +55,14 @@ export function createPlanContext(config: CaptureConfig, facts: HostFacts, rules
   const include = config.outboundIpRangesInclude;
   const includeRanges: Selection<Cidr> = include.all ? include : { all: false, items: byFamily(include.items, families) };
   const anyServers = facts.dnsServersV4.length > 0 || facts.dnsServersV6.length > 0;
+  // Nameservers in canonical spelling (`0:0:0:0:0:0:0.0.0.0` is `::`): nft reads fewer spellings than iptables.
+  const canonical = (address: string): string => {
+    const parsed = parseIp(address);
+    return parsed ? formatAddress(parsed) : address;
+  };
   const servers = [
-    ...facts.dnsServersV4.map((s) => ({ family: 4 as const, cidr: `${s}/32` })),
-    ...(facts.ipv6 ? facts.dnsServersV6.map((s) => ({ family: 6 as const, cidr: `${s}/128` })) : []),
+    ...facts.dnsServersV4.map((s) => ({ family: 4 as const, cidr: `${canonical(s)}/32` })),
+    ...(facts.ipv6 ? facts.dnsServersV6.map((s) => ({ family: 6 as const, cidr: `${canonical(s)}/128` })) : []),
   ];
   const push = (rule: Rule): void => {
     rules.push(rule);

@@ -63,7 +63,8 @@ export function nftMatch(term: MatchTerm): string {
       const ports = term.ports.length === 1 ? String(term.ports[0]) : `{ ${term.ports.join(', ')} }`;
       return `${term.protocol} ${term.kind === 'source-port' ? 'sport' : 'dport'} ${neq(term.negate)}${ports}`;
     }
-    case 'owner': return `meta sk${term.by} ${neq(term.negate)}${term.id}`;
+    // A name is quoted (it could be an nft keyword); nft resolves it at load, as iptables does.
+    case 'owner': return `meta sk${term.by} ${neq(term.negate)}${/^\d+$/.test(term.id) ? term.id : JSON.stringify(term.id)}`;
     case 'mark': return `meta mark ${neq(term.negate)}${term.mark}`;
     case 'connection-mark': return `ct mark ${term.mark}`;
     case 'conntrack-state': return `ct state ${term.states.map((s) => s.toLowerCase()).join(',')}`;
