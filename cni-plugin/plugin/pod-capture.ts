@@ -9,6 +9,10 @@
  * DNS: the plugin runs on the node and cannot read the pod's resolv.conf (the runtime writes it
  * after the network is set up), so a pod that asks for DNS capture gets all of its DNS captured,
  * as Istio's CNI plugin does (redirectDns implies captureAllDns).
+ *
+ * Backend: the pod's settings carry `nativeNftables` (the injector resolves it from its
+ * configuration); the network config's `nativeNftables` is the default for settings that do not
+ * (a pod injected before the setting existed).
  */
 
 import { buildCaptureConfig } from '../../capture/build-capture-config.js';
@@ -34,8 +38,11 @@ export type PodDecision =
   | { readonly kind: 'capture'; readonly config: CaptureConfig; readonly source: 'runtime' | 'api' };
 
 /** The capture config an annotation value asks for (code 7 naming each bad setting). */
-export function configFromSettingsAnnotation(text: string): CaptureConfig {
-  const raw = decodeCaptureSettings(text);
+export function configFromSettingsAnnotation(text: string, nativeNftablesDefault = false): CaptureConfig {
+  const decoded = decodeCaptureSettings(text);
+  const raw = decoded.nativeNftables || !nativeNftablesDefault
+    ? decoded
+    : { ...decoded, nativeNftables: { text: 'true', source: 'network config nativeNftables' } };
   const redirectDns = raw.redirectDns;
   const parsed = redirectDns ? parseBoolean(redirectDns.text) : undefined;
   if (redirectDns && parsed?.ok && parsed.value) {
@@ -57,5 +64,5 @@ export async function decidePod(conf: NetConf, pod: PodIdentity | null, log: Log
   }
   const settings = annotations[CaptureSettingsAnnotation];
   if (settings === undefined) return { kind: 'skip', reason: 'noAnnotation' };
-  return { kind: 'capture', config: configFromSettingsAnnotation(settings), source };
+  return { kind: 'capture', config: configFromSettingsAnnotation(settings, conf.nativeNftables), source };
 }

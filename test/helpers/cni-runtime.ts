@@ -69,6 +69,8 @@ export async function execPlugin(
   stdin: string,
   call: RuntimeCall,
   overrides: Readonly<Record<string, string | undefined>> = {},
+  /** Node files the plugin must not find (a node without them; see Namespace.run). */
+  hide: readonly string[] = [],
 ): Promise<PluginOutcome> {
   const env: Record<string, string> = {};
   const base: Record<string, string | undefined> = {
@@ -82,7 +84,7 @@ export async function execPlugin(
     ...overrides,
   };
   for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
-  const result = await node.run('env', ['-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), findPlugin(type, call.binDirs)], { input: stdin, timeoutMs: 60_000 });
+  const result = await node.run('env', ['-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), findPlugin(type, call.binDirs)], { input: stdin, timeoutMs: 60_000, hide });
   let json: Record<string, unknown> | null = null;
   try {
     json = JSON.parse(result.stdout) as Record<string, unknown>;

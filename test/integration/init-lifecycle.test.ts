@@ -18,7 +18,7 @@ import { probe, startProbe, stopAllProbes } from '../helpers/probes.js';
 import { type CaptureBackend, CaptureBackends } from '../helpers/capture-backends.js';
 import { listRuleset } from '../helpers/nft.js';
 
-beforeAll(() => requireRealKernel(['nft']));
+beforeAll(() => requireRealKernel(['nft', 'unshare']));
 afterAll(() => {
   stopAllProbes();
   destroyAllNamespaces();
@@ -215,6 +215,22 @@ describe.each(CaptureBackends)('nothing half-applied ($name)', (backend: Capture
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toMatch(backend.name === 'nftables' ? /nothing was changed: .*User does not exist/s : /the previous rules are intact/);
     expect(await snapshot(ns)).toBe(before);
+    ns.destroy();
+  });
+});
+
+describe('a host without nft', () => {
+  it('--native-nftables exits 127 naming nft, touching nothing (routing included); --cleanup-only still works', async () => {
+    const ns = createNamespace();
+    await initOk(ns, ['-b', '*', '-i', '*', '--ipv6', 'true']);
+    const before = await snapshot(ns);
+    const result = await outrigger(ns, ['init', '-m', 'TPROXY', '-b', '*', '-i', '*', '--ipv6', 'true', '--native-nftables', ...quiet], { hide: ['/usr/sbin/nft'] });
+    expect(result.exitCode).toBe(127);
+    expect(result.stderr).toContain('nft was not found on PATH');
+    expect(await snapshot(ns)).toBe(before);
+    // Without nft no nftables tables of ours can exist: cleanup removes the iptables ones and succeeds.
+    expect((await outrigger(ns, ['init', '--cleanup-only', ...quiet], { hide: ['/usr/sbin/nft'] })).exitCode).toBe(0);
+    expect(await snapshot(ns)).not.toMatch(/ISTIO_|istio-proxy-/);
     ns.destroy();
   });
 });
