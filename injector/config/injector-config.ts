@@ -118,7 +118,9 @@ export interface InjectorConfig {
    * Mesh-wide capture defaults that pod annotations override, keyed by capture setting
    * (`outboundIpRangesExclude: 10.0.0.0/8`, `redirectDns: "true"`...). Default: Istio's
    * injection defaults (`-i '*' -x "" -b '*' -m REDIRECT`). The proxy's ports and ids come from
-   * `proxy`, not from here.
+   * `proxy`, not from here. `nativeNftables: true` (Istio's `global.nativeNftables`) captures
+   * with nftables: `--native-nftables` in proxy-init's args, and in CNI mode in the pod's
+   * capture settings for the plugin.
    */
   readonly captureBaseline: CaptureBaseline;
   /** Written into `sidecar.istio.io/status` as `revision`. Default `default`. */
