@@ -280,14 +280,17 @@ describe('nothing half-applied (iptables)', () => {
 });
 
 describe.each(CaptureBackends)('routing conflicts and dry-run ($name)', (backend: CaptureBackend) => {
-  it("refuses TPROXY when another route holds the table's local default, and leaves it and nothing of ours", async () => {
+  it("refuses TPROXY when another route holds the table's local default, and leaves it and the previous capture as they were", async () => {
     // The applier adds the local route without looking first; the kernel's "File exists" is then
     // told apart from our own route (a re-run) by reading the table. Here the route is not ours.
+    // The rules went in beside the routing: they are put back as the earlier run left them.
     const ns = createNamespace();
     for (const args of [['link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1'], ['link', 'set', 'v0', 'up'], ['route', 'add', 'local', 'default', 'dev', 'v0', 'table', '133']]) {
       expect((await ns.run('ip', args)).exitCode).toBe(0);
     }
+    await initOk(ns, ['-b', '8080', '-i', '10.0.0.0/8', '--redirect-dns', '--capture-all-dns', '--ipv6', 'false', ...backend.args]);
     const before = await snapshot(ns);
+    expect(before).toMatch(/ISTIO_OUTPUT|istio-output/);
     const result = await outrigger(ns, ['init', '-m', 'TPROXY', '-b', '*', '-i', '*', '--ipv6', 'true', ...quiet, ...backend.args]);
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toContain('ip -4 route add local default dev lo table 133 failed: RTNETLINK answers: File exists');
