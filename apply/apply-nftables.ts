@@ -67,8 +67,16 @@ export async function applyNftables(input: ApplyInput, plan: CapturePlan): Promi
       log?.debug({ backend: 'nftables' }, 'capture rules already in place');
       return false;
     }
-    await runScript(runner, renderNftApply(layout), (stderr) =>
-      new OutriggerError(ErrorCodes.ApplyFailed, `nft -f refused the capture rules; nothing was changed: ${stderr}`));
+    const refused = (stderr: string) => new OutriggerError(ErrorCodes.ApplyFailed, `nft -f refused the capture rules; nothing was changed: ${stderr}`);
+    // Remove only the tables of ours the listing showed (none without a listing: CNI ADD's fresh
+    // namespace). If one exists after all, `create table` refused it and nothing changed: then
+    // replace whatever is there.
+    const present = [...previous.tables.keys()];
+    const first = await runner.run(NftBinary, ['-f', '-'], { input: renderNftApply(layout, present) });
+    if (first.exitCode !== 0) {
+      if (!/File exists/.test(first.stderr)) throw refused(first.stderr.trim());
+      await runScript(runner, renderNftApply(layout), refused);
+    }
     log?.debug({ backend: 'nftables', tables: layout.tables.map((t) => t.name) }, 'capture rules applied');
     return true;
   })();

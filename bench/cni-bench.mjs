@@ -40,7 +40,8 @@ const rules = JSON.parse(execFileSync(node, [cli, 'init', '--dry-run', '--output
 writeFileSync(join(dir, 'v4.rules'), rules.ipv4);
 writeFileSync(join(dir, 'v6.rules'), rules.ipv6);
 const nftSettings = JSON.stringify({ ...JSON.parse(settings), nativeNftables: 'true' });
-writeFileSync(join(dir, 'capture.nft'), execFileSync(node, [cli, 'init', '--dry-run', '--native-nftables', ...flags], { encoding: 'utf8' }));
+// What ADD runs in a fresh namespace: the dry-run script without its removal prelude.
+writeFileSync(join(dir, 'capture.nft'), execFileSync(node, [cli, 'init', '--dry-run', '--native-nftables', ...flags], { encoding: 'utf8' }).split('\n').filter((l) => !/^(add|delete) table /.test(l)).join('\n'));
 
 // A local Kubernetes API stand-in for the fallback arm.
 const token = 'bench-token';

@@ -30,6 +30,7 @@ const dir = mkdtempSync(join(tmpdir(), 'or-bench-'));
 const empty = join(dir, 'empty.mjs');
 writeFileSync(empty, '');
 const quote = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
+const freshScript = (text) => text.split('\n').filter((l) => !/^(add|delete) table /.test(l)).join('\n');
 
 function timed(ns, script) {
   const start = process.hrtime.bigint();
@@ -60,7 +61,9 @@ for (const scenario of scenarios) {
   writeFileSync(v4, json.ipv4);
   writeFileSync(v6, json.ipv6 ?? '');
   const script = join(dir, 'capture.nft');
-  writeFileSync(script, execFileSync(node, [cli, 'init', '--dry-run', '--native-nftables', ...scenario.flags], { encoding: 'utf8' }));
+  // The script init runs in a fresh namespace: the dry-run's without its removal prelude (the
+  // listing shows none of our tables, so the applier removes none).
+  writeFileSync(script, freshScript(execFileSync(node, [cli, 'init', '--dry-run', '--native-nftables', ...scenario.flags], { encoding: 'utf8' })));
   const arms = {
     ours: `${quote(node)} ${quote(cli)} init ${scenario.flags.map(quote).join(' ')} --log-level silent`,
     floor: `${quote(node)} ${quote(empty)} && iptables-nft-restore --noflush < ${quote(v4)}${json.ipv6 ? ` && ip6tables-nft-restore --noflush < ${quote(v6)}` : ''}`,

@@ -8,9 +8,12 @@
  * must treat IPv6 as iptables does with no ip6tables rules at all (Istio's nftables rules would
  * capture it).
  *
- * renderNftApply() replaces whatever of ours is there in one transaction and needs no state: each
- * of our tables is added (a no-op if it exists) and deleted, then the ones the plan uses are
- * created again. renderNftCleanup() is the same without the re-creation. Deterministic.
+ * renderNftApply() replaces whatever of ours is there in one transaction. Without state it removes
+ * each of our tables (`add table` + `delete table`: a no-op add if it exists), then creates the
+ * ones the plan uses; told which of ours exist, it removes only those (removing a table costs the
+ * kernel several milliseconds, and a fresh pod has none). Tables are made with `create table`, which
+ * refuses (and so the whole transaction changes nothing) if one exists after all: the applier then
+ * falls back to the state-free script. renderNftCleanup() only removes. Deterministic.
  */
 
 import type { IpFamily } from './capture-config.js';
@@ -123,10 +126,10 @@ function removeTable(name: string): string[] {
   return [`add table ${NftFamily} ${name}`, `delete table ${NftFamily} ${name}`];
 }
 
-/** Lines that create one table of the layout (it must not exist). */
+/** Lines that create one table of the layout (it must not exist: `create` refuses otherwise). */
 export function createTableLines(table: NftTable, planFingerprint: string): string[] {
   const prefix = `${NftFamily} ${table.name}`;
-  const lines = [`add table ${prefix}`];
+  const lines = [`create table ${prefix}`];
   for (const chain of table.chains) {
     const hook = chain.base ? ` { type ${chain.base.type} hook ${chain.base.hook} priority ${chain.base.priority} ; }` : '';
     lines.push(`add chain ${prefix} ${chain.name}${hook}`);
@@ -137,9 +140,13 @@ export function createTableLines(table: NftTable, planFingerprint: string): stri
   return lines;
 }
 
-/** One transaction that leaves exactly the layout in our tables, whatever was there. */
-export function renderNftApply(layout: NftLayout): string {
-  const lines = NftTableOrder.flatMap((t) => removeTable(NftTables[t]));
+/**
+ * One transaction that leaves exactly the layout in our tables: whatever was there, or, given
+ * `present` (the names of our tables that exist), removing only those.
+ */
+export function renderNftApply(layout: NftLayout, present?: readonly string[]): string {
+  const names = NftTableOrder.map((t) => NftTables[t]).filter((name) => present === undefined || present.includes(name));
+  const lines = names.flatMap(removeTable);
   for (const table of layout.tables) lines.push(...createTableLines(table, layout.fingerprint));
   return `${lines.join('\n')}\n`;
 }

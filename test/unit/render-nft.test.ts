@@ -28,8 +28,9 @@ describe('renderNftApply', () => {
       'add table inet istio-proxy-mangle', 'delete table inet istio-proxy-mangle',
       'add table inet istio-proxy-raw', 'delete table inet istio-proxy-raw',
     ]);
-    expect(lines[6]).toBe('add table inet istio-proxy-nat');
-    expect(lines.filter((l) => l.startsWith('add table'))).toHaveLength(4);
+    expect(lines[6]).toBe('create table inet istio-proxy-nat');
+    expect(lines.filter((l) => l.startsWith('add table'))).toHaveLength(3);
+    expect(lines.filter((l) => l.startsWith('create table'))).toHaveLength(1);
     expect(lines.filter((l) => l.startsWith('add chain'))).toEqual([
       'add chain inet istio-proxy-nat prerouting { type nat hook prerouting priority -100 ; }',
       'add chain inet istio-proxy-nat output { type nat hook output priority -100 ; }',
@@ -58,6 +59,12 @@ describe('renderNftApply', () => {
     ]);
     const other = planCapture(config({ inboundPorts: '80', outboundIpRangesInclude: '*' }), facts(false));
     expect(nftLayout(other.rules, other.families).fingerprint).not.toBe(nftLayout(plan.rules, plan.families).fingerprint);
+  });
+
+  it('removes only the tables of ours known to exist, when told which (a fresh pod: none)', () => {
+    const layout = nftLayout(plan.rules, plan.families);
+    expect(renderNftApply(layout, [])).toBe(script.split('\n').slice(6).join('\n'));
+    expect(renderNftApply(layout, ['istio-proxy-raw']).split('\n').slice(0, 3)).toEqual(['add table inet istio-proxy-raw', 'delete table inet istio-proxy-raw', 'create table inet istio-proxy-nat']);
   });
 
   it('is deterministic', () => {
