@@ -1,11 +1,13 @@
 /**
  * The nftables applier (`--native-nftables`): the whole capture, both families and every table,
- * is one `nft -f` transaction, so a refused script changes nothing at all. Before it, one
- * `nft list ruleset` (skipped where no earlier run can exist: CNI ADD) tells whether this plan is
- * already in place (then nothing is written, counters included) and what an earlier run used
- * (TPROXY marks, IPv6, iptables chains of ours). The routing steps (TPROXY's ip rule and route,
- * `::6`) run beside it; if either side fails, the other is put back: our tables as they were
- * listed, the routing this run added removed.
+ * is one `nft -f` transaction, so a refused script changes nothing at all. It first tries to
+ * create our tables (`create table`: refused, changing nothing, where one exists). Beside it, one
+ * `nft list ruleset` (skipped where no earlier run can exist: CNI ADD) tells, when a table of ours
+ * was there, whether this plan is already in place (then nothing is written, counters included)
+ * or what to replace, and in any case what an earlier run used (TPROXY marks, IPv6, iptables
+ * chains of ours). The routing steps (TPROXY's ip rule and route, `::6`) run beside them too; if
+ * either side fails, the other is put back: our tables as they were listed, the routing this run
+ * added removed.
  */
 
 import { ErrorCodes, OutriggerError } from '../common/errors.js';
@@ -55,7 +57,13 @@ export async function applyNftables(input: ApplyInput, plan: CapturePlan): Promi
   await requireNft(runner);
   const layout = nftLayout(plan.rules, plan.families);
   const lookBack = input.mayHoldEarlierRun !== false;
-  const previous = lookBack ? await readNftLiveState(runner) : EmptyNftState;
+  const refused = (stderr: string) => new OutriggerError(ErrorCodes.ApplyFailed, `nft -f refused the capture rules; nothing was changed: ${stderr}`);
+  // Where an earlier run may exist, its listing is read while the tables are created (a fresh pod,
+  // the common case, pays no extra round trip): `create table` refuses, changing nothing, if a
+  // table of ours exists, and only then does the listing decide (already in place, or replace it).
+  const listing = lookBack ? readNftLiveState(runner) : Promise.resolve(EmptyNftState);
+  void listing.catch(() => {}); // awaited below
+  let previous: NftState = EmptyNftState;
 
   const routingAdded: RoutingChange[] = [];
   const routing = (async () => {
@@ -63,21 +71,32 @@ export async function applyNftables(input: ApplyInput, plan: CapturePlan): Promi
     if (plan.policyRouting) routingAdded.push(...(await ensurePolicyRouting(plan.policyRouting, runner)));
   })();
   const rules = (async (): Promise<boolean> => {
+    const created = await runner.run(NftBinary, ['-f', '-'], { input: renderNftApply(layout, []) });
+    if (created.exitCode === 0) {
+      // None of our tables existed: only what the listing says of iptables counts (it may have been
+      // taken after our create).
+      const listed = await listing.catch((error: unknown) => {
+        log?.debug({ err: error }, 'nft list ruleset failed; an earlier iptables run cannot be looked for');
+        return EmptyNftState;
+      });
+      previous = { ...EmptyNftState, iptablesChains: listed.iptablesChains };
+      log?.debug({ backend: 'nftables', tables: layout.tables.map((t) => t.name) }, 'capture rules applied');
+      return true;
+    }
+    if (!/File exists/.test(created.stderr)) throw refused(created.stderr.trim());
+    previous = await listing;
     if (lookBack && isNftApplied(layout, previous)) {
       log?.debug({ backend: 'nftables' }, 'capture rules already in place');
       return false;
     }
-    const refused = (stderr: string) => new OutriggerError(ErrorCodes.ApplyFailed, `nft -f refused the capture rules; nothing was changed: ${stderr}`);
-    // Remove only the tables of ours the listing showed (none without a listing: CNI ADD's fresh
-    // namespace). If one exists after all, `create table` refused it and nothing changed: then
-    // replace whatever is there.
-    const present = [...previous.tables.keys()];
-    const first = await runner.run(NftBinary, ['-f', '-'], { input: renderNftApply(layout, present) });
-    if (first.exitCode !== 0) {
-      if (!/File exists/.test(first.stderr)) throw refused(first.stderr.trim());
+    // Replace ours: remove the tables the listing showed; if another appeared meanwhile, whatever is there.
+    // (Without a listing, CNI ADD's: all three, whatever is there.)
+    const replaced = await runner.run(NftBinary, ['-f', '-'], { input: renderNftApply(layout, lookBack ? [...previous.tables.keys()] : undefined) });
+    if (replaced.exitCode !== 0) {
+      if (!/File exists/.test(replaced.stderr)) throw refused(replaced.stderr.trim());
       await runScript(runner, renderNftApply(layout), refused);
     }
-    log?.debug({ backend: 'nftables', tables: layout.tables.map((t) => t.name) }, 'capture rules applied');
+    log?.debug({ backend: 'nftables', tables: layout.tables.map((t) => t.name) }, 'capture rules replaced');
     return true;
   })();
   const [routed, written] = await Promise.allSettled([routing, rules]);
@@ -88,6 +107,7 @@ export async function applyNftables(input: ApplyInput, plan: CapturePlan): Promi
   };
   const failure = [routed, written].find((o): o is PromiseRejectedResult => o.status === 'rejected');
   if (failure) {
+    await listing.catch(() => {});
     await undo();
     throw failure.reason;
   }
