@@ -61,17 +61,14 @@ export async function applyNftables(input: ApplyInput, plan: CapturePlan): Promi
   // Where an earlier run may exist, its listing is read while the tables are created (a fresh pod,
   // the common case, pays no extra round trip): `create table` refuses, changing nothing, if a
   // table of ours exists, and only then does the listing decide (already in place, or replace it).
+  // nft is the long pole and each spawn holds this thread for the fork: the create goes first.
+  const creating = runner.run(NftBinary, ['-f', '-'], { input: renderNftApply(layout, []) });
   const listing = lookBack ? readNftLiveState(runner) : Promise.resolve(EmptyNftState);
   void listing.catch(() => {}); // awaited below
   let previous: NftState = EmptyNftState;
 
-  const routingAdded: RoutingChange[] = [];
-  const routing = (async () => {
-    if (plan.ipv6PassthroughAddress) routingAdded.push(...(await ensurePassthroughAddress(runner, inOwnNamespace)));
-    if (plan.policyRouting) routingAdded.push(...(await ensurePolicyRouting(plan.policyRouting, runner)));
-  })();
   const rules = (async (): Promise<boolean> => {
-    const created = await runner.run(NftBinary, ['-f', '-'], { input: renderNftApply(layout, []) });
+    const created = await creating;
     if (created.exitCode === 0) {
       // None of our tables existed: only what the listing says of iptables counts (it may have been
       // taken after our create).
@@ -98,6 +95,11 @@ export async function applyNftables(input: ApplyInput, plan: CapturePlan): Promi
     }
     log?.debug({ backend: 'nftables', tables: layout.tables.map((t) => t.name) }, 'capture rules replaced');
     return true;
+  })();
+  const routingAdded: RoutingChange[] = [];
+  const routing = (async () => {
+    if (plan.ipv6PassthroughAddress) routingAdded.push(...(await ensurePassthroughAddress(runner, inOwnNamespace)));
+    if (plan.policyRouting) routingAdded.push(...(await ensurePolicyRouting(plan.policyRouting, runner)));
   })();
   const [routed, written] = await Promise.allSettled([routing, rules]);
   const changed = written.status === 'fulfilled' && written.value;
