@@ -29,15 +29,28 @@ const lazy: CniPlugin = {
   status: async (args) => (await plugin()).status(args),
   gc: async (args) => (await plugin()).gc(args),
 };
-runSkel({ env, stdin: readStdin(), stdout: (text) => process.stdout.write(text) }, lazy).then(
-  (code) => {
-    // stdout is a pipe or file here, written synchronously on Linux: exit at once rather than
-    // wait for Node's idle teardown (spawn timers, worker threads), which costs milliseconds on
-    // every pod start.
+/**
+ * Hands the whole answer to the kernel before the process exits. stdout is a pipe when a runtime
+ * calls the plugin, and Node writes pipes asynchronously past the pipe's buffer (64 KiB): exiting
+ * right after write() would cut a larger result or error there. If the runtime has stopped
+ * reading (EPIPE), there is no one left to answer.
+ */
+function writeStdout(text: string): Promise<void> {
+  if (text === '') return Promise.resolve();
+  process.stdout.on('error', () => undefined);
+  return new Promise((resolve) => process.stdout.write(text, () => resolve()));
+}
+
+let answer = '';
+runSkel({ env, stdin: readStdin(), stdout: (text) => (answer += text) }, lazy).then(
+  async (code) => {
+    await writeStdout(answer);
+    // Exit at once rather than wait for Node's idle teardown (spawn timers, worker threads),
+    // which costs milliseconds on every pod start.
     process.exit(code);
   },
   (error: unknown) => {
-    // runSkel turns every error into CNI JSON; reaching here is a bug in writing stdout itself.
+    // runSkel turns every error into CNI JSON; reaching here is a bug in the skeleton itself.
     process.stderr.write(`outrigger-cni: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exitCode = 1;
   },

@@ -132,7 +132,7 @@ def health(conn, _peer, _name):
 
 def cmd_proxy(args):
     sockets = [(listen(args.outbound_port), "outbound"), (listen(args.inbound_port), "inbound"), (listen(args.health_port), "health")]
-    sockets += listen_ipv6([(args.outbound_port, "outbound"), (args.inbound_port, "inbound")])
+    sockets += listen_ipv6([(args.outbound_port, "outbound"), (args.inbound_port, "inbound"), (args.health_port, "health")])
     serve_forever(sockets, lambda c, p, n: health(c, p, n) if n == "health" else handle(c, p, n, args.max_seconds))
 
 

@@ -8,14 +8,15 @@
  * pflag's rules (flag.go parseLongArg / parseShortArg, README "Command line flag syntax"):
  * - `--name=V` sets V, everything after the first "=", which may be empty (`-x ""` and `--x=` alike).
  * - `--name` of a string flag takes the next argument whatever it is (`-abc`, `--`, ""); with
- *   nothing after it, it is an error. Of a boolean flag it means true; `--name=V` parses V as a
- *   boolean, and `--name false` is true followed by a stray argument (refused here).
+ *   nothing after it, it is an error. Of a boolean flag it means true; `--name=V` parses V with
+ *   Go's strconv.ParseBool (exactly 1 t T TRUE true True, 0 f F FALSE false False; not yes, on,
+ *   tRue or " true"), and `--name false` is true followed by a stray argument (refused here).
  * - `-abc` is a cluster of shorthands read left to right. A letter followed by `=` and at least one
  *   character takes the rest after "=" and ends the cluster (`-c=net1`, `-n=false`). Otherwise a
  *   boolean letter is true and reading goes on (`-nf`); a string letter takes the rest of the
  *   cluster (`-ceth0`; so `-c=` is the value "=", as in pflag), else the next argument whatever
  *   it is. A boolean letter then "=" with nothing after (`-n=`) leaves "=" as an unknown letter.
- * - `--` ends the flags; `-` and "" are positional arguments.
+ * - `--` ends the flags; `-` and "" are positional arguments. There is no `--no-name`.
  * Clusters are rare in istio-iptables command lines (Istio's injector writes `-p 15001`), but
  * pflag accepts them, so they get pflag's meaning or an error, never another meaning. Not copied:
  * pflag silently skips `-test.*` (Go test flags); here `-t` reads "est.…" as the TPROXY mark and
@@ -27,7 +28,6 @@
  */
 
 import type { FieldProblem } from '../common/errors.js';
-import { parseBoolean } from '../capture/capture-values.js';
 
 export interface SpelledFlag {
   readonly long: string;
@@ -38,6 +38,16 @@ export interface SpelledFlag {
 export interface FlagIndex {
   readonly byLong: ReadonlyMap<string, SpelledFlag>;
   readonly byShort: ReadonlyMap<string, SpelledFlag>;
+}
+
+/** Go's strconv.ParseBool, which pflag's boolean flags use: these twelve spellings and no other. */
+const PflagTrue = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+const PflagFalse = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
+
+export function parsePflagBoolean(text: string): boolean | null {
+  if (PflagTrue.has(text)) return true;
+  if (PflagFalse.has(text)) return false;
+  return null;
 }
 
 export function indexFlags(flags: readonly SpelledFlag[]): FlagIndex {
@@ -61,10 +71,9 @@ export function normalisePflagArgs(argv: readonly string[], index: FlagIndex): {
       args.push(`--${flag.long}=${value}`);
       return;
     }
-    const parsed = parseBoolean(value);
-    // parseBoolean reads "" as false (for environment variables); as a flag value it is a mistake.
-    if (parsed.ok && value !== '') args.push(parsed.value ? `--${flag.long}` : `--no-${flag.long}`);
-    else problems.push({ source: flagLabel(flag.long, flag.short), value, reason: 'must be true or false' });
+    const parsed = parsePflagBoolean(value);
+    if (parsed !== null) args.push(parsed ? `--${flag.long}` : `--no-${flag.long}`);
+    else problems.push({ source: flagLabel(flag.long, flag.short), value, reason: 'must be true or false (or 1, t, T, TRUE, True, 0, f, F, FALSE, False)' });
   };
   const missingValue = (flag: SpelledFlag): void => {
     problems.push({ source: flagLabel(flag.long, flag.short), value: '', reason: 'needs a value, and nothing follows it' });
@@ -83,8 +92,11 @@ export function normalisePflagArgs(argv: readonly string[], index: FlagIndex): {
 
     if (token[1] === '-') {
       const eq = token.indexOf('=', 2);
-      const flag = index.byLong.get(eq === -1 ? token.slice(2) : token.slice(2, eq));
-      if (!flag) args.push(token);
+      const name = eq === -1 ? token.slice(2) : token.slice(2, eq);
+      const flag = index.byLong.get(name);
+      // parseArgs (allowNegative, for the `--no-long` this step writes) would take `--no-dry-run`; pflag has no such flag.
+      if (!flag && name.startsWith('no-') && index.byLong.has(name.slice(3))) problems.push({ source: 'arguments', value: token, reason: `unknown flag: --${name}` });
+      else if (!flag) args.push(token);
       else if (eq !== -1) setValue(flag, token.slice(eq + 1));
       else if (flag.type === 'boolean') args.push(`--${flag.long}`);
       else if (i + 1 < argv.length) setValue(flag, argv[++i] ?? '');

@@ -9,6 +9,9 @@ import { createLogger } from '../common/log.js';
 import { injectorUsage, parseInjectorFlags, type ParseInjectorResult } from './injector-options.js';
 import { type InjectorServer, startInjectorServer } from './server/injector-server.js';
 
+/** Next to this chunk in dist/ (scripts/build.mjs bundles review-worker.ts under this name). */
+const ReviewWorkerUrl = new URL('./injector-review-worker.mjs', import.meta.url);
+
 export async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   let parsed: ParseInjectorResult;
   try {
@@ -29,7 +32,7 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Prom
   const candidates = options.address !== undefined ? [options.address] : ['::', '0.0.0.0'];
   for (const [index, host] of candidates.entries()) {
     try {
-      server = await startInjectorServer({ ...options, host, log });
+      server = await startInjectorServer({ ...options, host, log, reviewWorkerUrl: ReviewWorkerUrl });
       break;
     } catch (error) {
       const code = (error as { code?: string }).code;

@@ -16,7 +16,9 @@ const requireLine = "import { createRequire as __outriggerRequire } from 'node:m
 
 await rm(new URL('../dist', import.meta.url), { recursive: true, force: true });
 const result = await build({
-  entryPoints: { outrigger: 'cli/outrigger.ts' },
+  // The injector's review worker is a second entry: a worker thread loads it by file (see
+  // injector/server/review-worker-client.ts); shared code stays in common chunks.
+  entryPoints: { outrigger: 'cli/outrigger.ts', 'injector-review-worker': 'injector/server/review-worker.ts' },
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },
   bundle: true,

@@ -3,7 +3,8 @@
 // --exclude prefixes (subcommands the image never runs). The proxy-init image uses it to leave out
 // the injector and its dependencies (fastify, @kubernetes/client-node: ~18 MB), so the container
 // that holds NET_ADMIN carries only what `outrigger init` runs. Reads import specifiers from the
-// bundle's own output (`from"./x.mjs"`, `import("./x.mjs")`), which esbuild writes literally.
+// bundle's own output (`from"./x.mjs"`, `import("./x.mjs")`), which esbuild writes literally, and
+// modules loaded by URL (`new URL("./x.mjs", import.meta.url)`: the injector's review worker).
 // Usage: node scripts/bundle-closure.mjs DIST_DIR --exclude inject-command- --exclude injector-command-
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +24,6 @@ while (queue.length > 0) {
   if (seen.has(file) || excluded(file)) continue;
   seen.add(file);
   const text = readFileSync(join(dir, file), 'utf8');
-  for (const match of text.matchAll(/(?:from\s*|import\s*\(\s*|import\s*)["']\.\/([^"']+\.mjs)["']/g)) queue.push(match[1]);
+  for (const match of text.matchAll(/(?:from\s*|import\s*\(\s*|import\s*|new URL\(\s*)["']\.\/([^"']+\.mjs)["']/g)) queue.push(match[1]);
 }
 console.log([...seen].sort().join('\n'));

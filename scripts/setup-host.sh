@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Installs what outrigger's tests, demo and image builds need on a fresh Debian 12 machine (root):
-# OS packages from Debian, then the npm dependencies (which bring Node 24 itself).
+# OS packages from Debian, then the npm dependencies (which bring Node 24 itself), then the test
+# cluster's Kubernetes binaries (built with Go from the Go module proxy).
 # Idempotent and quick when everything is already there. The container tools (podman, Docker,
 # debootstrap: image builds and the end-to-end test in `npm test`) come too unless
 # OUTRIGGER_WITH_CONTAINERS=0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(iptables nftables iproute2 util-linux python3 conntrack containernetworking-plugins)
+packages=(iptables nftables iproute2 util-linux python3 conntrack containernetworking-plugins openssl)
 if [ "${OUTRIGGER_WITH_CONTAINERS:-1}" = 1 ]; then
   packages+=(podman catatonit runc docker.io debootstrap uidmap slirp4netns fuse-overlayfs)
 fi
-# Rendering manifests needs `kubectl kustomize`; Debian's kubernetes-client only when no kubectl exists.
-command -v kubectl >/dev/null || packages+=(kubernetes-client)
+# The test cluster's binaries are built with Go (installed on these machines); openssl makes its certificates.
+packages+=(openssl curl)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -51,3 +52,11 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   cp package-lock.json "$stamp"
 fi
 npm run --silent build
+
+# The test cluster (Kubernetes v1.34.4 and etcd v3.6, built from the Go module proxy into
+# /var/cache/outrigger, once per machine: ~10 minutes cold on 2 cores, see the README). kubectl from the
+# same build renders the manifests. OUTRIGGER_WITH_CLUSTER=0 skips it (the cluster tests then fail).
+if [ "${OUTRIGGER_WITH_CLUSTER:-1}" = 1 ]; then
+  command -v go >/dev/null || { echo "setup-host: go is not installed; the test cluster is built with Go >= 1.24" >&2; exit 1; }
+  bash cluster/build/build-binaries.sh >/dev/null
+fi

@@ -3,8 +3,9 @@
 # (kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl) through the
 # wrapper module in cluster/build/kubernetes, and etcd v3.6 through cluster/build/etcd.
 # Binaries go to a cache outside the work tree, keyed by version and by a hash of the wrapper module
-# (go.mod, go.sum, this script), so a machine builds them once; nothing here is ever committed.
+# (go.mod, go.sum, the recipe number below), so a machine builds them once; nothing here is ever committed.
 #   OUTRIGGER_CACHE   cache root (default /var/cache/outrigger)
+#   --check           build nothing: print the folder and exit 0 if everything is built, else exit 3
 # Prints the binaries' folder on stdout; progress goes to stderr. Limits: needs Go >= 1.24 and the Go
 # module proxy; a cold build takes tens of minutes on 2 cores (README, "Test cluster").
 set -euo pipefail
@@ -13,14 +14,16 @@ cache_root="${OUTRIGGER_CACHE:-/var/cache/outrigger}"
 export GOTOOLCHAIN=local GOFLAGS=-mod=readonly
 
 kubernetes_version=v1.34.4
-etcd_version="$(awk '$1 == "require" && $2 == "go.etcd.io/etcd/server/v3" {print $3}' "$here/etcd/go.mod")"
+etcd_version="$(cd "$here/etcd" && go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3)"
 [ -n "$etcd_version" ] || { echo "build-binaries: no etcd version in $here/etcd/go.mod" >&2; exit 1; }
 kubernetes_components=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
 
 command -v go >/dev/null || { echo "build-binaries: go is not installed (Go >= 1.24 is needed)" >&2; exit 127; }
 
+# Bump when the build itself changes (flags, tags, components): the cache key holds it.
+recipe=1
 key_of() { # folder -> short hash of what decides its build
-  cat "$1/go.mod" "$1/go.sum" "$here/build-binaries.sh" | sha256sum | cut -c1-12
+  { cat "$1/go.mod" "$1/go.sum"; echo "recipe=$recipe"; } | sha256sum | cut -c1-12
 }
 
 build_kubernetes() {
@@ -58,6 +61,15 @@ build_etcd() {
   rm -rf "$out" && mv "$out.tmp" "$out"
   echo "$out"
 }
+
+if [ "${1:-}" = --check ]; then
+  bin="$cache_root/bin-$kubernetes_version-etcd-$etcd_version"
+  for f in "$cache_root/kubernetes-$kubernetes_version-$(key_of "$here/kubernetes")/.complete" "$cache_root/etcd-$etcd_version-$(key_of "$here/etcd")/.complete" "$bin/kubectl" "$bin/etcd"; do
+    [ -e "$f" ] || { echo "build-binaries: not built yet ($f is missing): run bash scripts/setup-host.sh" >&2; exit 3; }
+  done
+  echo "$bin"
+  exit 0
+fi
 
 etcd_dir="$(build_etcd)"
 kubernetes_dir="$(build_kubernetes)"

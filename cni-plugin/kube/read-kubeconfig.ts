@@ -4,12 +4,13 @@
  * bearer token (inline or a token file, which callers re-read so a rotated token is picked up)
  * or a client certificate. Deliberately small: the plugin runs on every pod start and must not
  * load @kubernetes/client-node; the YAML parser is loaded only when the file is YAML. Secrets
- * are never put in errors or logs.
+ * are never put in errors or logs. Files are read with readRegularFile: a FIFO, a device or a
+ * file over 4 MiB is refused at once, never waited on.
  */
 
-import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { ErrorCodes, OutriggerError } from '../../common/errors.js';
+import { readRegularFile } from '../../common/read-regular-file.js';
 
 export interface KubeAccess {
   readonly server: URL;
@@ -22,6 +23,9 @@ export interface KubeAccess {
 }
 
 type Node = Record<string, unknown>;
+
+/** The most any kubeconfig, token, certificate or key file may hold (real ones are a few KiB). */
+export const KubeFileMaxBytes = 4 * 1024 * 1024;
 
 function named(list: unknown, name: unknown, field: string): Node | undefined {
   if (!Array.isArray(list)) return undefined;
@@ -50,12 +54,9 @@ async function loadYamlParse(): Promise<(text: string) => unknown> {
 export async function readKubeconfig(path: string): Promise<KubeAccess> {
   const fail = (reason: string, cause?: unknown) =>
     new OutriggerError(ErrorCodes.ReadFailed, `kubeconfig ${path}: ${reason}`, cause === undefined ? {} : { cause });
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (cause) {
-    throw fail(`cannot read it (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, cause);
-  }
+  const read = await readRegularFile(path, KubeFileMaxBytes);
+  if (!read.ok) throw fail(read.reason, read.cause);
+  const text = read.data.toString('utf8');
   let doc: Node;
   try {
     const parsed: unknown = text.trimStart().startsWith('{') ? JSON.parse(text) : (await loadYamlParse())(text);
@@ -88,11 +89,9 @@ export async function readKubeconfig(path: string): Promise<KubeAccess> {
     if (data) return Buffer.from(data, 'base64');
     const file = str(node, fileKey);
     if (!file) return null;
-    try {
-      return await readFile(resolve(base, file));
-    } catch (cause) {
-      throw fail(`cannot read ${fileKey} ${file}`, cause);
-    }
+    const fileRead = await readRegularFile(resolve(base, file), KubeFileMaxBytes);
+    if (!fileRead.ok) throw fail(`${fileKey} ${file}: ${fileRead.reason}`, fileRead.cause);
+    return fileRead.data;
   };
   const tokenFile = str(user, 'tokenFile');
   return {

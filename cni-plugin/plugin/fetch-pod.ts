@@ -3,15 +3,22 @@
  * credentials, retried with exponential backoff inside one overall deadline. Retried: network
  * errors, timeouts, 401 (a token being rotated), 404 and a UID that does not match K8S_POD_UID
  * (the pod is not visible yet, or a same-named older pod answered), 429 and 5xx. Not retried: 403
- * (missing RBAC is not transient). When the deadline passes the error is Unavailable, which the
- * CNI edge reports as code 11 ("try again later").
+ * (missing RBAC is not transient), nor a token file that cannot be read (code 5). When the
+ * deadline passes the error is Unavailable, which the CNI edge reports as code 11 ("try again
+ * later").
+ *
+ * The deadline bounds the whole call, from connecting to the last byte of the answer: each
+ * attempt has a timer that ends it however the server paces its bytes (a socket idle timeout
+ * alone would let a server trickle a byte every half second forever), and no attempt is given
+ * more time than the deadline has left. Answers over 8 MiB are cut off (a pod is under 1.5 MiB,
+ * etcd's limit).
  */
 
 import { request } from 'node:https';
-import { readFile } from 'node:fs/promises';
 import { ErrorCodes, OutriggerError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
-import type { KubeAccess } from '../kube/read-kubeconfig.js';
+import { readRegularFile } from '../../common/read-regular-file.js';
+import { KubeFileMaxBytes, type KubeAccess } from '../kube/read-kubeconfig.js';
 
 export interface PodMeta {
   readonly uid: string;
@@ -32,14 +39,26 @@ type Attempt = { kind: 'ok'; pod: PodMeta } | { kind: 'retry'; reason: string } 
 const BACKOFF_START_MS = 100;
 const BACKOFF_MAX_MS = 1000;
 const ATTEMPT_TIMEOUT_MS = 3000;
+const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
 
-async function bearer(access: KubeAccess): Promise<string | null> {
-  if (access.tokenFile) return (await readFile(access.tokenFile, 'utf8')).trim();
-  return access.token;
+/** The bearer token (re-read from its file on every attempt, so rotation is picked up), or a failure. */
+async function bearer(access: KubeAccess): Promise<{ ok: true; token: string | null } | { ok: false; error: OutriggerError }> {
+  if (!access.tokenFile) return { ok: true, token: access.token };
+  const read = await readRegularFile(access.tokenFile, KubeFileMaxBytes);
+  if (read.ok) return { ok: true, token: read.data.toString('utf8').trim() };
+  return { ok: false, error: new OutriggerError(ErrorCodes.ReadFailed, `kubeconfig tokenFile ${access.tokenFile}: ${read.reason}`, read.cause === undefined ? {} : { cause: read.cause }) };
 }
 
 function getOnce(access: KubeAccess, path: string, token: string | null, timeoutMs: number): Promise<{ status: number; body: string }> {
   return new Promise((resolvePromise, reject) => {
+    let settled = false;
+    const settle = (outcome: () => void): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      outcome();
+    };
+    const fail = (error: Error): void => settle(() => reject(error));
     const req = request(
       {
         protocol: 'https:',
@@ -53,26 +72,39 @@ function getOnce(access: KubeAccess, path: string, token: string | null, timeout
         ...(access.ca ? { ca: access.ca } : {}),
         ...(access.clientCert && access.clientKey ? { cert: access.clientCert, key: access.clientKey } : {}),
         agent: false,
-        timeout: timeoutMs,
       },
       (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_ANSWER_BYTES) {
+            fail(new Error(`answer larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB`));
+            req.destroy();
+          } else chunks.push(c);
+        });
+        res.on('end', () => settle(() => resolvePromise({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') })));
+        res.on('error', fail);
+        res.on('close', () => fail(new Error('the connection closed before the answer was complete')));
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
+    // Connect, TLS, headers and body together: however slowly the bytes come, the attempt ends here.
+    const timer = setTimeout(() => {
+      fail(new Error(`no complete answer within ${timeoutMs} ms`));
+      req.destroy();
+    }, timeoutMs);
+    req.on('error', fail);
     req.end();
   });
 }
 
 async function attempt(access: KubeAccess, options: FetchPodOptions, timeoutMs: number): Promise<Attempt> {
   const path = `/api/v1/namespaces/${encodeURIComponent(options.namespace)}/pods/${encodeURIComponent(options.name)}`;
+  const token = await bearer(access);
+  if (!token.ok) return { kind: 'fail', error: token.error };
   let answer: { status: number; body: string };
   try {
-    answer = await getOnce(access, path, await bearer(access), timeoutMs);
+    answer = await getOnce(access, path, token.token, timeoutMs);
   } catch (error) {
     return { kind: 'retry', reason: error instanceof Error ? error.message : String(error) };
   }
@@ -101,9 +133,10 @@ export async function fetchPod(access: KubeAccess, options: FetchPodOptions): Pr
   let attempts = 0;
   let lastReason = '';
   for (;;) {
-    attempts++;
     const remaining = deadline - Date.now();
-    const result = await attempt(access, options, Math.max(50, Math.min(ATTEMPT_TIMEOUT_MS, remaining)));
+    if (remaining <= 0) break;
+    attempts++;
+    const result = await attempt(access, options, Math.min(ATTEMPT_TIMEOUT_MS, remaining));
     if (result.kind === 'ok') return result.pod;
     if (result.kind === 'fail') throw result.error;
     lastReason = result.reason;

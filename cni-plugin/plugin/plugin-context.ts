@@ -1,7 +1,8 @@
 /**
  * What every command shares: the parsed network config, a logger (to `logFile`, or stderr;
- * never stdout) tagged with the container and pod, and a command runner that enters the pod's
- * network namespace with `nsenter --net=CNI_NETNS` and uses the node's iptables binaries.
+ * never stdout; best effort, see log-destination.ts) tagged with the container and pod, and a
+ * command runner that enters the pod's network namespace with `nsenter --net=CNI_NETNS` and uses
+ * the node's iptables binaries.
  */
 
 import { stat } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import { createCommandRunner } from '../../apply/create-command-runner.js';
 import { createLogger, type Logger } from '../../common/log.js';
 import { CniError, CniErrorCodes } from '../skel/cni-error.js';
 import type { CmdArgs } from '../skel/skel.js';
+import { openLogDestination } from './log-destination.js';
 import { type NetConf, parseNetConf } from './net-conf.js';
 import { type PodIdentity, podIdentity } from './pod-identity.js';
 
@@ -24,16 +26,10 @@ export interface PluginContext {
 export const NODE_PATH = '/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin';
 
 function openLogger(conf: NetConf): Logger {
-  if (conf.logFile) {
-    try {
-      return createLogger({ name: 'outrigger-cni', level: conf.logLevel, destination: conf.logFile });
-    } catch (error) {
-      const log = createLogger({ name: 'outrigger-cni', level: conf.logLevel });
-      log.warn({ logFile: conf.logFile, err: error }, 'cannot open logFile; logging to stderr');
-      return log;
-    }
-  }
-  return createLogger({ name: 'outrigger-cni', level: conf.logLevel });
+  const { stream, problem } = openLogDestination(conf.logFile, 'outrigger-cni');
+  const log = createLogger({ name: 'outrigger-cni', level: conf.logLevel, destination: stream });
+  if (problem) log.warn({ logFile: conf.logFile, reason: problem }, 'cannot use logFile; logging to stderr');
+  return log;
 }
 
 export function createPluginContext(args: CmdArgs, env: Readonly<Record<string, string | undefined>>): PluginContext {

@@ -6,6 +6,10 @@
  * pod is passed through: a pod the injector prepared then fails its proxy-validation container
  * (exit 126) instead of running uncaptured.
  *
+ * Interception mode NONE (Istio's "proxy, no capture"): the injector writes no settings annotation
+ * for such a pod, and settings that say NONE anyway (an older or hand-written annotation) are a
+ * skip too, never a capture and never an error that would keep the pod from starting.
+ *
  * DNS: the plugin runs on the node and cannot read the pod's resolv.conf (the runtime writes it
  * after the network is set up), so a pod that asks for DNS capture gets all of its DNS captured,
  * as Istio's CNI plugin does (redirectDns implies captureAllDns).
@@ -18,7 +22,7 @@
 import { buildCaptureConfig } from '../../capture/build-capture-config.js';
 import type { CaptureConfig } from '../../capture/capture-config.js';
 import { parseBoolean } from '../../capture/capture-values.js';
-import { CaptureSettingsAnnotation, decodeCaptureSettings } from '../../capture/pod-annotations.js';
+import { CaptureSettingsAnnotation, decodeCaptureSettings, NoInterceptionMode } from '../../capture/pod-annotations.js';
 import type { Logger } from '../../common/log.js';
 import { fetchPod } from './fetch-pod.js';
 import { readKubeconfig } from '../kube/read-kubeconfig.js';
@@ -30,6 +34,7 @@ export const SkipReasons = {
   excludedNamespace: 'the pod is in an excluded namespace',
   noAnnotation: `the pod has no ${CaptureSettingsAnnotation} annotation (not prepared for CNI mode)`,
   noAnnotationSource: 'the runtime passed no pod annotations and no kubeconfig is configured',
+  noInterception: 'the pod\'s interception mode is NONE (proxy without capture)',
 } as const;
 export type SkipReason = keyof typeof SkipReasons;
 
@@ -64,5 +69,7 @@ export async function decidePod(conf: NetConf, pod: PodIdentity | null, log: Log
   }
   const settings = annotations[CaptureSettingsAnnotation];
   if (settings === undefined) return { kind: 'skip', reason: 'noAnnotation' };
+  const mode = decodeCaptureSettings(settings).inboundInterceptionMode?.text;
+  if (mode?.trim().toUpperCase() === NoInterceptionMode) return { kind: 'skip', reason: 'noInterception' };
   return { kind: 'capture', config: configFromSettingsAnnotation(settings, conf.nativeNftables), source };
 }

@@ -70,8 +70,12 @@ export function toCniError(error: unknown): CniError {
     const details = error.problems.length > 0 ? describeProblems(error.problems) : rest.join('\n');
     return new CniError(FromOutrigger[error.code], first, details, { cause: error });
   }
+  // A bug. The runtime shows msg and details to users: no JavaScript stack there (the plugin's
+  // log has it at debug level), only what the error says about itself.
   const message = error instanceof Error ? error.message : String(error);
-  return new CniError(CniErrorCodes.internal, `internal error: ${message}`, error instanceof Error ? (error.stack ?? '') : '');
+  const code = (error as { code?: unknown } | null)?.code;
+  const details = `${error instanceof Error ? error.name : typeof error}${typeof code === 'string' ? ` ${code}` : ''}; this is a bug in outrigger-cni`;
+  return new CniError(CniErrorCodes.internal, `internal error: ${message}`, details, { cause: error });
 }
 
 /** The error result JSON (one line), in the caller's cniVersion. */

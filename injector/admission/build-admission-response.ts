@@ -16,20 +16,26 @@ function envelope(apiVersion: AdmissionApiVersion, response: AdmissionResponse):
   return { apiVersion, kind: 'AdmissionReview', response };
 }
 
+/** `warnings` when there are any (kubectl prints each as "Warning: ..."); absent otherwise. */
+function warningsField(warnings: readonly string[]): Pick<AdmissionResponse, 'warnings'> {
+  return warnings.length > 0 ? { warnings } : {};
+}
+
 /** Allowed, unchanged. */
-export function allowResponse(apiVersion: AdmissionApiVersion, uid: string): AdmissionReviewResponse {
-  return envelope(apiVersion, { uid, allowed: true });
+export function allowResponse(apiVersion: AdmissionApiVersion, uid: string, warnings: readonly string[] = []): AdmissionReviewResponse {
+  return envelope(apiVersion, { uid, allowed: true, ...warningsField(warnings) });
 }
 
 /**
  * Allowed with a JSON Patch. An empty patch is sent as no patch at all, so the API server does
  * not count a no-op mutation (and reinvocation sees nothing changed).
  */
-export function patchResponse(apiVersion: AdmissionApiVersion, uid: string, patch: readonly PatchOperation[]): AdmissionReviewResponse {
-  if (patch.length === 0) return allowResponse(apiVersion, uid);
+export function patchResponse(apiVersion: AdmissionApiVersion, uid: string, patch: readonly PatchOperation[], warnings: readonly string[] = []): AdmissionReviewResponse {
+  if (patch.length === 0) return allowResponse(apiVersion, uid, warnings);
   // toJsonText: JSON.stringify's text, with the shared proxy containers' text reused.
   const encoded = Buffer.from(toJsonText(patch), 'utf8').toString('base64');
-  return envelope(apiVersion, { uid, allowed: true, patchType: 'JSONPatch', patch: encoded });
+  // `patch` stays the last key: encodeAdmissionReview relies on it.
+  return envelope(apiVersion, { uid, allowed: true, ...warningsField(warnings), patchType: 'JSONPatch', patch: encoded });
 }
 
 /** Refused; `message` is what `kubectl` prints after "admission webhook ... denied the request:". */

@@ -13,7 +13,7 @@
 import { parse as parseYaml } from 'yaml';
 import { invalidInput, type FieldProblem } from '../../common/errors.js';
 import { type CaptureSettingKey, CaptureSettingKeys } from '../../capture/build-capture-config.js';
-import { type CaptureBaseline, captureConfigFromAnnotations, InjectionBaseline } from '../../capture/pod-annotations.js';
+import { type CaptureBaseline, captureConfigFromAnnotations, checkWithoutCapture, InjectionBaseline, interceptsTraffic } from '../../capture/pod-annotations.js';
 import type { EnvVar, ResourceRequirements, Volume, VolumeMount } from '../kube/pod-types.js';
 import { isQuantity } from '../kube/quantity.js';
 import { type LabelSelector, type LabelSelectorRequirement, SelectorOperators } from '../kube/label-selector.js';
@@ -47,8 +47,10 @@ export interface ProxyPorts {
   /** Prometheus stats (`/stats/prometheus`). Default 15090. */
   readonly prometheus: number;
   /**
-   * Istio's agent status port. Nothing of outrigger listens there; it stays excluded from inbound
-   * capture (`-d ...,15020`) so pods move between Istio and outrigger unchanged. Default 15020.
+   * Istio's agent status port, mesh-wide (Istio's `global.proxy.statusPort`). Nothing of outrigger
+   * listens there; it is excluded from inbound capture as Istio's template excludes it (`-d
+   * 15090,15021,15020`), so pods move between Istio and outrigger unchanged. A pod's
+   * `status.sidecar.istio.io/port` replaces it. 0: no status port is excluded. Default 15020.
    */
   readonly status: number;
 }
@@ -118,7 +120,10 @@ export interface InjectorConfig {
    * Mesh-wide capture defaults that pod annotations override, keyed by capture setting
    * (`outboundIpRangesExclude: 10.0.0.0/8`, `redirectDns: "true"`...). Default: Istio's
    * injection defaults (`-i '*' -x "" -b '*' -m REDIRECT`). The proxy's ports and ids come from
-   * `proxy`, not from here. `nativeNftables: true` (Istio's `global.nativeNftables`) captures
+   * `proxy`, not from here. `inboundPortsExclude` is Istio's `global.proxy.excludeInboundPorts`:
+   * a pod's `traffic.sidecar.istio.io/excludeInboundPorts` replaces it (not merged, as in Istio).
+   * `inboundInterceptionMode: NONE` injects the proxy and captures nothing, mesh-wide.
+   * `nativeNftables: true` (Istio's `global.nativeNftables`) captures
    * with nftables: `--native-nftables` in proxy-init's args, and in CNI mode in the pod's
    * capture settings for the plugin.
    */
@@ -197,9 +202,11 @@ export function injectorConfigFromObject(document: unknown, source: string): Inj
 
   const proxyIn = r.object(at('proxy'), top.proxy, ProxyKeys);
   const portsIn = r.object('.proxy.ports', proxyIn.ports, PortKeys);
-  const ports = Object.fromEntries(PortKeys.map((k) => [k, r.integer(`.proxy.ports.${k}`, portsIn[k], d.proxy.ports[k], 1, 65535)])) as unknown as ProxyPorts;
+  // The status port may be 0 (none excluded), as Istio's statusPort may; the others must be real ports.
+  const ports = Object.fromEntries(PortKeys.map((k) => [k, r.integer(`.proxy.ports.${k}`, portsIn[k], d.proxy.ports[k], k === 'status' ? 0 : 1, 65535)])) as unknown as ProxyPorts;
   const seen = new Map<number, string>();
   for (const key of PortKeys) {
+    if (ports[key] === 0) continue;
     const other = seen.get(ports[key]);
     if (other) r.bad(`.proxy.ports.${key}`, ports[key], `same port as .proxy.ports.${other}`);
     seen.set(ports[key], key);
@@ -398,7 +405,8 @@ function checkBaselineValues(r: ConfigReader, config: InjectorConfig): void {
     }
   }
   try {
-    captureConfigFromAnnotations({}, config.captureBaseline);
+    if (interceptsTraffic({}, config.captureBaseline)) captureConfigFromAnnotations({}, config.captureBaseline);
+    else checkWithoutCapture({}, config.captureBaseline);
   } catch (error) {
     const problems: readonly FieldProblem[] = (error as { problems?: readonly FieldProblem[] }).problems ?? [];
     for (const p of problems) {

@@ -13,6 +13,11 @@
  * Each listener also listens on `::` (IPv6-only socket) so dual-stack pods' IPv6 traffic, which
  * `outrigger init` captures, has a listener; this needs IPv6 enabled in the pod's kernel.
  * In TPROXY mode the inbound listener is transparent (the proxy then needs NET_ADMIN).
+ * With interception mode NONE (nothing is captured) the two capture listeners are left out, as
+ * Istio builds no virtual listeners for such a proxy: a connection made straight to 15001 or 15006
+ * would otherwise be "passed through" to its own destination, the proxy itself. The rest (readiness,
+ * Prometheus, admin, the clusters) stays, and so does the override, which is where listeners for
+ * explicit (non-transparent) proxying go.
  *
  * The node id uses Kubernetes' `$(VAR)` expansion of container args (POD_NAME, POD_NAMESPACE
  * are set from the downward API); any other `$(` in the bootstrap is escaped as `$$(`.
@@ -79,11 +84,25 @@ function adminPathListener(name: string, port: number, path: string, adminPath: 
 
 export interface BootstrapOptions {
   readonly ports: ProxyPorts;
-  readonly interceptionMode: InterceptionMode;
+  /** REDIRECT, TPROXY, or NONE: no capture, so no capture listeners. */
+  readonly interceptionMode: InterceptionMode | 'NONE';
   readonly override?: Readonly<Json>;
 }
 
+/** The listeners that only make sense behind capture (left out with interception mode NONE). */
+export const CaptureListenerNames: readonly string[] = ['outbound_capture', 'inbound_capture'];
+
 export function buildEnvoyBootstrap(options: BootstrapOptions): Json {
+  if (options.interceptionMode === 'NONE') {
+    // Built as for REDIRECT (so the override merges exactly as it does there), then the capture
+    // listeners are removed; nothing refers to a listener, so nothing dangles.
+    const full = buildEnvoyBootstrap({ ...options, interceptionMode: 'REDIRECT' });
+    const resources = full.static_resources;
+    if (!isMapping(resources)) return full;
+    const listeners = Array.isArray(resources.listeners) ? resources.listeners : [];
+    const kept = listeners.filter((l) => !(isMapping(l) && typeof l.name === 'string' && CaptureListenerNames.includes(l.name)));
+    return { ...full, static_resources: { ...resources, listeners: kept } };
+  }
   const { ports } = options;
   const bootstrap: Json = {
     node: { id: NodeIdPlaceholder, cluster: 'outrigger' },

@@ -58,7 +58,7 @@ export function createInjectorMetrics(options: { defaultMetrics?: boolean } = {}
     }),
     errors: new Counter({
       name: 'outrigger_injector_errors_total',
-      help: 'Errors: bad requests (kind="bad_request", "body_too_large", "unsupported_media_type") and internal errors (kind="internal").',
+      help: 'Errors: bad requests (kind="bad_request", "body_too_large", "unsupported_media_type", "too_many_requests") and internal errors (kind="internal").',
       labelNames: ['kind'],
       registers,
     }),

@@ -1,7 +1,8 @@
 /**
  * The containers the injector adds: `proxy-init` (applies capture with `outrigger init`),
  * `proxy-validation` (CNI mode: proves the CNI plugin's capture works, with no privileges) and
- * `proxy` (Envoy with the generated transparent-proxy bootstrap). Least privilege throughout:
+ * `proxy` (Envoy with the generated transparent-proxy bootstrap; with interception mode NONE only
+ * the proxy, without capture listeners). Least privilege throughout:
  * proxy-init gets only NET_ADMIN and NET_RAW; the others run as the proxy's user with nothing.
  * The builders return shared, deep-frozen containers memoised per configuration and resolved
  * options (container-cache.ts): a pod's copy must never be changed in place.
@@ -14,7 +15,7 @@ import { type InitInvocation, renderInitArgs } from '../../capture/render-init-a
 import type { InjectorConfig } from '../config/injector-config.js';
 import { buildEnvoyBootstrap, renderBootstrapArg } from '../envoy/envoy-bootstrap.js';
 import type { Container, EnvVar, SecurityContext } from '../kube/pod-types.js';
-import type { PodOptions } from './resolve-pod-options.js';
+import type { PodCapture, PodOptions } from './resolve-pod-options.js';
 
 function pullPolicy(config: InjectorConfig): Pick<Container, 'imagePullPolicy'> {
   return config.imagePullPolicy ? { imagePullPolicy: config.imagePullPolicy } : {};
@@ -32,8 +33,8 @@ const BooleanFlags = new Set(CaptureFlags.filter((f) => f.kind === 'boolean').ma
  * proxy-init's args exactly as Istio's template writes them, so a diff against an Istio-injected
  * pod shows only real differences. The flags and values are renderInitArgs'; only the order changes.
  */
-export function initInvocation(options: PodOptions): InitInvocation {
-  const rendered = renderInitArgs(options.raw);
+export function initInvocation(capture: PodCapture): InitInvocation {
+  const rendered = renderInitArgs(capture.raw);
   const units: string[][] = [];
   for (let i = 0; i < rendered.args.length; i++) {
     const flag = rendered.args[i] as string;
@@ -49,9 +50,9 @@ export function initInvocation(options: PodOptions): InitInvocation {
 }
 
 /** `outrigger init` with istio-iptables flags rendered from the pod's settings. */
-export function buildInitContainer(config: InjectorConfig, options: PodOptions): Container {
-  // options.raw determines the invocation; keying by it skips rendering the args on a hit.
-  return cachedContainer(config, `init ${JSON.stringify(options.raw)}`, () => initContainer(config, initInvocation(options)));
+export function buildInitContainer(config: InjectorConfig, capture: PodCapture): Container {
+  // capture.raw determines the invocation; keying by it skips rendering the args on a hit.
+  return cachedContainer(config, `init ${JSON.stringify(capture.raw)}`, () => initContainer(config, initInvocation(capture)));
 }
 
 function initContainer(config: InjectorConfig, invocation: InitInvocation): Container {
@@ -79,8 +80,8 @@ function initContainer(config: InjectorConfig, invocation: InitInvocation): Cont
 }
 
 /** CNI mode: checks that the CNI plugin's rules redirect traffic (exit 126 if not), applies nothing. */
-export function buildValidationContainer(config: InjectorConfig, options: PodOptions): Container {
-  return cachedContainer(config, `validation ${JSON.stringify(options.raw)}`, () => validationContainer(config, initInvocation(options)));
+export function buildValidationContainer(config: InjectorConfig, capture: PodCapture): Container {
+  return cachedContainer(config, `validation ${JSON.stringify(capture.raw)}`, () => validationContainer(config, initInvocation(capture)));
 }
 
 function validationContainer(config: InjectorConfig, invocation: InitInvocation): Container {
@@ -116,7 +117,7 @@ function proxyUserContext(config: InjectorConfig): SecurityContext {
  * root with NET_ADMIN and keeps the proxy's group: capture excludes it by group (`-g`).
  */
 function proxySecurityContext(config: InjectorConfig, options: PodOptions): SecurityContext {
-  if (options.capture.inboundInterceptionMode !== 'TPROXY') return proxyUserContext(config);
+  if (options.interceptionMode !== 'TPROXY') return proxyUserContext(config);
   return {
     allowPrivilegeEscalation: false,
     privileged: false,
@@ -134,7 +135,7 @@ const bootstrapCache = new WeakMap<InjectorConfig, Map<string, string>>();
 function bootstrapArg(config: InjectorConfig, options: PodOptions): string {
   let byMode = bootstrapCache.get(config);
   if (!byMode) bootstrapCache.set(config, (byMode = new Map()));
-  const mode = options.capture.inboundInterceptionMode;
+  const mode = options.interceptionMode;
   let arg = byMode.get(mode);
   if (arg === undefined) {
     const bootstrap = buildEnvoyBootstrap({ ports: config.proxy.ports, interceptionMode: mode, ...(config.proxy.bootstrapOverride ? { override: config.proxy.bootstrapOverride } : {}) });
@@ -147,7 +148,7 @@ function bootstrapArg(config: InjectorConfig, options: PodOptions): string {
 export function buildProxyContainer(config: InjectorConfig, options: PodOptions, native: boolean): Container {
   // Resources from the pod's annotations are a new object; the configuration's are shared.
   const resources = options.proxyResources === config.proxy.resources ? 'config' : JSON.stringify(options.proxyResources);
-  const key = `proxy ${options.capture.inboundInterceptionMode} ${options.proxyLogLevel} ${native} ${resources}`;
+  const key = `proxy ${options.interceptionMode} ${options.proxyLogLevel} ${native} ${resources}`;
   return cachedContainer(config, key, () => proxyContainer(config, options, native));
 }
 

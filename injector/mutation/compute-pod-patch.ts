@@ -6,10 +6,16 @@
  * index rather than every user container rewritten field by field under a shifted index (which
  * `compare`, diffing arrays by position, would produce: valid, but as large as the pod).
  *
- * Items are aligned greedily in order by deep equality: unmatched old items are removed from
- * the highest index down, then unmatched new items added from the lowest index up, which leaves
- * exactly the new list. The injector never edits a user's item, so matches are exact. A list the
- * pod did not have is one `add` of the whole list.
+ * Items are aligned in one pass. The injector never edits a user's item and keeps the user's
+ * items in order, so the items the two lists share (by identity: the injected pod shares them with
+ * the input) anchor the alignment; only between two anchors do items differ: the ones stripped
+ * from a previous injection and the ones added now. Within such a gap, old and new items are
+ * matched greedily in order by deep equality (so re-injecting an already injected pod with the
+ * same configuration gives no operation at all); unmatched old items are removed from the highest
+ * index down, then unmatched new items added from the lowest index up, which leaves exactly the
+ * new list. The work is linear in the lists' lengths times the handful of items the injector
+ * adds (only added items are compared, and each comparison stops within the added item's size).
+ * A list the pod did not have is one `add` of the whole list.
  *
  * Patch values are not copied: they share objects with the mutated pod (like the pod shares
  * subtrees with the input), so treat the patch as read-only. Copying them cost more than the rest
@@ -21,41 +27,78 @@ import type { JsonPatchOperation, Pod } from '../kube/pod-types.js';
 
 const ListKeys = ['initContainers', 'containers', 'volumes', 'imagePullSecrets'] as const;
 
+/**
+ * JSON deep equality, iterative (an explicit stack of pairs), so a value nested thousands of
+ * levels deep cannot overflow the call stack; it stops at the first difference.
+ */
 export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
-    return true;
-  }
-  if (Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  for (const key of ka) {
-    if (!Object.hasOwn(b, key) || !deepEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) return false;
+  const stack: unknown[] = [a, b];
+  while (stack.length > 0) {
+    const y = stack.pop();
+    const x = stack.pop();
+    if (x === y) continue;
+    if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
+    if (Array.isArray(x)) {
+      if (!Array.isArray(y) || x.length !== y.length) return false;
+      for (let i = 0; i < x.length; i++) stack.push(x[i], y[i]);
+      continue;
+    }
+    if (Array.isArray(y)) return false;
+    const keys = Object.keys(x);
+    if (keys.length !== Object.keys(y).length) return false;
+    for (const key of keys) {
+      if (!Object.hasOwn(y, key)) return false;
+      stack.push((x as Record<string, unknown>)[key], (y as Record<string, unknown>)[key]);
+    }
   }
   return true;
 }
 
 function diffList(path: string, before: readonly unknown[], after: readonly unknown[]): JsonPatchOperation[] {
-  const matchedAfter = new Set<number>();
+  // Where each old item sits (an item can appear twice: YAML aliases share one object).
+  const positions = new Map<unknown, { readonly at: number[]; head: number }>();
+  before.forEach((item, i) => {
+    const entry = positions.get(item);
+    if (entry) entry.at.push(i);
+    else positions.set(item, { at: [i], head: 0 });
+  });
   const removed: number[] = [];
-  let next = 0;
-  for (let i = 0; i < before.length; i++) {
-    let found = -1;
-    for (let k = next; k < after.length; k++) {
-      if (deepEqual(before[i], after[k])) {
-        found = k;
-        break;
+  const matchedAfter = new Set<number>();
+  let next = 0; // the first old item not yet aligned
+  let gap: number[] = []; // new items since the last anchor
+  // Aligns old items [next, end) with the new items of the gap, greedily in order.
+  const settle = (end: number): void => {
+    let from = 0;
+    for (let i = next; i < end; i++) {
+      let found = -1;
+      for (let g = from; g < gap.length; g++) {
+        if (deepEqual(before[i], after[gap[g] as number])) {
+          found = g;
+          break;
+        }
+      }
+      if (found === -1) removed.push(i);
+      else {
+        matchedAfter.add(gap[found] as number);
+        from = found + 1;
       }
     }
-    if (found === -1) removed.push(i);
-    else {
-      matchedAfter.add(found);
-      next = found + 1;
+    gap = [];
+  };
+  for (let k = 0; k < after.length; k++) {
+    const entry = positions.get(after[k]);
+    // Old positions before `next` are behind us (each is passed once: linear overall).
+    while (entry && entry.head < entry.at.length && (entry.at[entry.head] as number) < next) entry.head++;
+    const anchor = entry?.at[entry.head++];
+    if (anchor === undefined) {
+      gap.push(k);
+      continue;
     }
+    settle(anchor);
+    matchedAfter.add(k);
+    next = anchor + 1;
   }
+  settle(before.length);
   const ops: JsonPatchOperation[] = [];
   for (let r = removed.length - 1; r >= 0; r--) ops.push({ op: 'remove', path: `${path}/${removed[r]}` });
   for (let k = 0; k < after.length; k++) {

@@ -4,8 +4,18 @@
  * break the pod or silently bypass capture, then add the containers, volumes, pull secrets and
  * annotations. Every problem is listed in one error.
  *
- * Placement: native sidecar -> initContainers = [proxy-init | proxy-validation, proxy, ...user's];
- * classic -> initContainers = [proxy-init | proxy-validation, ...user's], containers = [proxy, ...user's].
+ * Placement, as Istio orders them:
+ *   native sidecar -> initContainers = [proxy-init | proxy-validation, proxy, ...user's]: capture is
+ *     set up and the proxy started before the user's init containers, whose traffic it then carries;
+ *   classic -> initContainers = [...user's, proxy-init | proxy-validation], containers = [proxy, ...user's]:
+ *     capture comes last, so the user's init containers never run captured with no proxy listening
+ *     (their outbound connections would be redirected to 15001 and refused).
+ * Interception mode NONE adds no proxy-init / proxy-validation (nothing is captured) and no CNI
+ * settings annotation (so the CNI plugin leaves the pod alone).
+ *
+ * Re-injection reuses our containers as the pod holds them when nothing we set changed
+ * (reuse-injected-container.ts), so the API server's reinvocation after its own plugins answers
+ * with no patch.
  */
 
 import { cloneJson } from './clone-json.js';
@@ -17,8 +27,9 @@ import { buildInitContainer, buildProxyContainer, buildValidationContainer } fro
 import { encodeInjectionStatus, stripInjection } from './injection-status.js';
 import { InjectorAnnotations } from './pod-annotations.js';
 import { type PodOptions, resolvePodOptions } from './resolve-pod-options.js';
+import { reuseInjectedContainer } from './reuse-injected-container.js';
 
-export type InjectResult = { readonly ok: true; readonly pod: Pod } | { readonly ok: false; readonly error: OutriggerError };
+export type InjectResult = { readonly ok: true; readonly pod: Pod; readonly warnings: readonly string[] } | { readonly ok: false; readonly error: OutriggerError };
 
 /** Problems that stop injection: the proxy's identity in use, our names taken, mounts without volumes. */
 function findConflicts(pod: Pod, config: InjectorConfig): FieldProblem[] {
@@ -63,21 +74,37 @@ function findConflicts(pod: Pod, config: InjectorConfig): FieldProblem[] {
   return problems;
 }
 
-function addContainers(pod: Pod, config: InjectorConfig, options: PodOptions): { initContainers: string[]; containers: string[] } {
-  const first = options.cniMode ? buildValidationContainer(config, options) : buildInitContainer(config, options);
-  const proxy = buildProxyContainer(config, options, options.nativeSidecar);
+/** Our containers as the pod holds them now (before stripping), by name. */
+function ourContainersByName(pod: Pod, config: InjectorConfig): Map<string, Container> {
+  const ours = new Set([config.containerNames.proxy, config.containerNames.init, config.containerNames.validation]);
+  const found = new Map<string, Container>();
+  for (const container of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
+    if (ours.has(container.name)) found.set(container.name, container);
+  }
+  return found;
+}
+
+function addContainers(pod: Pod, config: InjectorConfig, options: PodOptions, previous: Map<string, Container>): { initContainers: string[]; containers: string[] } {
+  const { capture } = options;
+  const setupBuilt = capture === null ? [] : [options.cniMode ? buildValidationContainer(config, capture) : buildInitContainer(config, capture)];
+  const setup = setupBuilt.map((c) => reuseInjectedContainer(c, previous.get(c.name)));
+  const proxyBuilt = buildProxyContainer(config, options, options.nativeSidecar);
+  const proxy = reuseInjectedContainer(proxyBuilt, previous.get(proxyBuilt.name));
   const userInit = pod.spec.initContainers ?? [];
   if (options.nativeSidecar) {
-    pod.spec.initContainers = [first, proxy, ...userInit];
-    return { initContainers: [first.name, proxy.name], containers: [] };
+    pod.spec.initContainers = [...setup, proxy, ...userInit];
+    return { initContainers: [...setup.map((c) => c.name), proxy.name], containers: [] };
   }
-  pod.spec.initContainers = [first, ...userInit];
+  // Only a pod that had init containers or gets one has the list (no empty list is added).
+  if (userInit.length > 0 || setup.length > 0) pod.spec.initContainers = [...userInit, ...setup];
   pod.spec.containers = [proxy, ...pod.spec.containers];
-  return { initContainers: [first.name], containers: [proxy.name] };
+  return { initContainers: setup.map((c) => c.name), containers: [proxy.name] };
 }
 
 export function injectPod(pod: Pod, config: InjectorConfig): InjectResult {
   const problems: FieldProblem[] = [];
+  const hasStatus = pod.metadata?.annotations?.[InjectorAnnotations.status] !== undefined;
+  const previous = hasStatus ? ourContainersByName(pod, config) : new Map<string, Container>();
   const statusProblem = stripInjection(pod);
   if (statusProblem) problems.push(statusProblem);
   const annotationsIn = pod.metadata?.annotations ?? {};
@@ -90,7 +117,7 @@ export function injectPod(pod: Pod, config: InjectorConfig): InjectResult {
   const { options } = resolved;
 
   const firstAppContainer = pod.spec.containers[0]?.name;
-  const added = addContainers(pod, config, options);
+  const added = addContainers(pod, config, options, previous);
 
   const volumes: string[] = [];
   if (config.proxy.volumes.length > 0) {
@@ -112,7 +139,7 @@ export function injectPod(pod: Pod, config: InjectorConfig): InjectResult {
   if (annotations[InjectorAnnotations.defaultContainer] === undefined && firstAppContainer !== undefined) {
     annotations[InjectorAnnotations.defaultContainer] = firstAppContainer;
   }
-  if (options.cniMode) annotations[CaptureSettingsAnnotation] = encodeCaptureSettings(options.resolved);
+  if (options.cniMode && options.capture) annotations[CaptureSettingsAnnotation] = encodeCaptureSettings(options.capture.resolved);
   else delete annotations[CaptureSettingsAnnotation];
-  return { ok: true, pod };
+  return { ok: true, pod, warnings: options.warnings };
 }

@@ -55,11 +55,15 @@ export function decodeInjectionStatus(text: string): DecodedStatus {
   return { ok: true, status: { ...lists, revision } };
 }
 
-/** Removes named items from a list field; drops the field when it becomes empty. */
+/**
+ * Removes named items from a list field; drops the field when it becomes empty. One pass over the
+ * list with the names in a Set: linear in both, however many the pod and the status list.
+ */
 function removeNamed<K extends 'initContainers' | 'containers' | 'volumes' | 'imagePullSecrets'>(spec: Pod['spec'], key: K, names: readonly string[]): void {
   const items = spec[key] as { name: string }[] | undefined;
   if (!items || names.length === 0) return;
-  const kept = items.filter((item) => !names.includes(item.name));
+  const stripped = new Set(names);
+  const kept = items.filter((item) => !stripped.has(item.name));
   if (kept.length === items.length) return;
   if (kept.length === 0 && key !== 'containers') delete spec[key];
   else (spec as Record<string, unknown>)[key] = kept;

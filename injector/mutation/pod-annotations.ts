@@ -5,7 +5,7 @@
  */
 
 export const InjectorAnnotations = {
-  /** Label (wins) or annotation: "true"/"y"/"yes"/"on" inject, any other non-empty value skips. */
+  /** Label (wins) or annotation: "true" injects, "false" skips, anything else leaves it to the default policy. */
   inject: 'sidecar.istio.io/inject',
   /** JSON listing what the injector added (Istio's shape); drives stripping on re-injection. */
   status: 'sidecar.istio.io/status',
@@ -24,7 +24,3 @@ export const InjectorAnnotations = {
   defaultContainer: 'kubectl.kubernetes.io/default-container',
 } as const;
 
-/** Istio's reading of the inject label/annotation (YAML 1.1 truthy words). */
-export function isTruthyInjectValue(value: string): boolean {
-  return ['y', 'yes', 'true', 'on'].includes(value.toLowerCase());
-}

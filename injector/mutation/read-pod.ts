@@ -7,21 +7,14 @@
 
 import type { FieldProblem } from '../../common/errors.js';
 import type { Pod } from '../kube/pod-types.js';
+import { jsonPreview } from './json-preview.js';
 
 type Problems = FieldProblem[];
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function short(value: unknown): string {
-  if (value === undefined) return '';
-  let text: string;
-  try {
-    text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
-  } catch {
-    text = String(value);
-  }
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
+/** The bad value as shown in a problem: bounded, whatever its size or depth (see json-preview.ts). */
+const short = (value: unknown): string => jsonPreview(value);
 
 function stringMap(value: unknown, path: string, problems: Problems): void {
   if (value === undefined || value === null) return;

@@ -1,60 +1,80 @@
 /**
  * What a pod's annotations ask of the injection, over the injector configuration: capture
  * settings (Istio's traffic annotations through the capture model, so every bad annotation is
- * named), native or classic sidecar, CNI mode, and the proxy's resources and log level (Istio's
- * sidecar.istio.io/proxyCPU, proxyMemory, proxyCPULimit, proxyMemoryLimit, logLevel). Problems
- * are collected, not thrown.
+ * named; none for interception mode NONE, whose other traffic annotations are still checked),
+ * native or classic sidecar, CNI mode, the proxy's resources and log level (Istio's
+ * sidecar.istio.io/proxyCPU, proxyMemory, proxyCPULimit, proxyMemoryLimit, logLevel), and the
+ * warnings for settings accepted but not followed as written. Problems are collected, not thrown.
+ * A capture setting too long for one argument of proxy-init is refused before its list is parsed
+ * (init-arg-limit.ts).
  *
  * Successful resolutions are memoised per configuration by the pod's annotations (a Deployment's
- * pods all carry the same ones), at most MaxCachedOptions per configuration, frozen: the options
- * are shared between pods and read-only (their parts may be the configuration's own objects).
+ * pods all carry the same ones), in at most OptionsCacheLimits bytes per configuration (see
+ * memo-cache.ts), frozen: the options are shared between pods and read-only (their parts may be
+ * the configuration's own objects).
  */
 
 import type { FieldProblem } from '../../common/errors.js';
 import { isOutriggerError } from '../../common/errors.js';
 import { type CaptureSettingKey, CaptureDefaults, CaptureSettingKeys, type RawCaptureSettings } from '../../capture/build-capture-config.js';
 import type { CaptureConfig } from '../../capture/capture-config.js';
-import { type CaptureBaseline, captureConfigFromAnnotations, DefaultStatusPort, ProxyOwnInboundPorts } from '../../capture/pod-annotations.js';
+import type { InterceptionMode } from '../../capture/capture-config.js';
+import { type CaptureBaseline, captureConfigFromAnnotations, checkWithoutCapture, interceptsTraffic, type NoInterceptionMode, rawSettingsFromAnnotations } from '../../capture/pod-annotations.js';
 import { parseBoolean } from '../../capture/capture-values.js';
 import { type EnvoyLogLevel, EnvoyLogLevels, type InjectorConfig } from '../config/injector-config.js';
 import type { ResourceRequirements } from '../kube/pod-types.js';
 import { isQuantity } from '../kube/quantity.js';
+import { initArgProblems } from './init-arg-limit.js';
+import { type MemoCache, type MemoCacheLimits, memoCache } from './memo-cache.js';
 import { InjectorAnnotations } from './pod-annotations.js';
+import { annotationWarnings } from './setting-warnings.js';
 
-export interface PodOptions {
-  readonly capture: CaptureConfig;
+/** The capture a pod gets (none for interception mode NONE). */
+export interface PodCapture {
+  readonly config: CaptureConfig;
   /** The settings as given (baseline and annotations): rendered into proxy-init's args. */
   readonly raw: RawCaptureSettings;
   /** Every setting, defaults filled in: what the CNI plugin applies. */
   readonly resolved: RawCaptureSettings;
+}
+
+/** How inbound traffic reaches the proxy, or NONE: the proxy is injected and nothing is captured. */
+export type ProxyInterceptionMode = InterceptionMode | typeof NoInterceptionMode;
+
+export interface PodOptions {
+  /** null for interception mode NONE: no proxy-init, no proxy-validation, no CNI settings. */
+  readonly capture: PodCapture | null;
+  readonly interceptionMode: ProxyInterceptionMode;
   readonly nativeSidecar: boolean;
   readonly cniMode: boolean;
   /** The configuration's proxy resources with the pod's sidecar.istio.io/proxy* annotations over them. */
   readonly proxyResources: ResourceRequirements;
   readonly proxyLogLevel: EnvoyLogLevel;
+  /** Settings accepted but not followed as written (setting-warnings.ts). */
+  readonly warnings: readonly string[];
 }
 
 export type ResolvedOptions = { readonly ok: true; readonly options: PodOptions } | { readonly ok: false; readonly problems: readonly FieldProblem[] };
 
 const baselineCache = new WeakMap<InjectorConfig, CaptureBaseline>();
 
-/** The injector's baseline plus the proxy's own ports and ids, which the configuration owns. */
+/**
+ * The injector's baseline plus what the configuration's `proxy` owns: the proxy's ports and ids,
+ * the mesh-wide status port, and the proxy's own inbound ports (Prometheus, readiness), which lead
+ * `-d` where Istio's template writes its fixed `15090,15021` (the same numbers by default).
+ */
 export function captureBaselineOf(config: InjectorConfig): CaptureBaseline {
   const cached = baselineCache.get(config);
   if (cached) return cached;
   const { ports, uid, gid } = config.proxy;
-  // Ports the proxy serves on that pod-annotations does not already exclude (non-default ports).
-  const fixed = new Set<number>([...ProxyOwnInboundPorts, DefaultStatusPort]);
-  const ownExcludes = [ports.prometheus, ports.health, ports.status].filter((p) => !fixed.has(p));
-  const configured = config.captureBaseline.inboundPortsExclude;
-  const inboundPortsExclude = [...ownExcludes.map(String), ...(configured ? [configured] : [])].join(',');
   const baseline: CaptureBaseline = {
     ...config.captureBaseline,
     proxyPort: String(ports.outbound),
     inboundCapturePort: String(ports.inbound),
     proxyUids: String(uid),
     ...(gid !== uid ? { proxyGids: String(gid) } : {}),
-    ...(inboundPortsExclude ? { inboundPortsExclude } : {}),
+    statusPort: ports.status,
+    proxyInboundPorts: [ports.prometheus, ports.health],
   };
   baselineCache.set(config, baseline);
   return baseline;
@@ -101,22 +121,38 @@ function readLogLevel(annotations: Readonly<Record<string, string>>, config: Inj
   return config.proxy.logLevel;
 }
 
-export const MaxCachedOptions = 256;
-const optionsCache = new WeakMap<InjectorConfig, Map<string, ResolvedOptions>>();
+/**
+ * 2 MiB per configuration: a typical entry (a few annotations, the parsed capture settings) is ~5 KB,
+ * so hundreds of distinct annotation sets fit; a pod whose annotations make an entry over 64 KiB
+ * (far beyond any real pod's capture annotations) is resolved every time instead.
+ */
+export const OptionsCacheLimits: MemoCacheLimits = { maxBytes: 2 * 1024 * 1024, maxEntryBytes: 64 * 1024 };
+const optionsCache = new WeakMap<InjectorConfig, MemoCache<ResolvedOptions & { ok: true }>>();
+
+/** The parsed settings (CIDR and port lists) take up to ~16 bytes per character of their text. */
+function optionsBytes(resolved: ResolvedOptions & { ok: true }): number {
+  let text = 0;
+  for (const value of Object.values(resolved.options.capture?.raw ?? {})) text += value?.text.length ?? 0;
+  return 16 * text + 4096;
+}
 
 export function resolvePodOptions(annotations: Readonly<Record<string, string>>, config: InjectorConfig): ResolvedOptions {
   let cache = optionsCache.get(config);
-  if (!cache) optionsCache.set(config, (cache = new Map()));
+  if (!cache) optionsCache.set(config, (cache = memoCache(OptionsCacheLimits, optionsBytes)));
   const key = JSON.stringify(annotations);
   const cached = cache.get(key);
   if (cached) return cached;
   const resolved = resolveUncached(annotations, config);
   if (resolved.ok) {
-    if (cache.size >= MaxCachedOptions) cache.clear();
     Object.freeze(resolved.options);
     cache.set(key, Object.freeze(resolved));
   }
   return resolved;
+}
+
+/** Bytes the options cache of `config` holds by its estimate (for tests). */
+export function optionsCacheBytes(config: InjectorConfig): number {
+  return optionsCache.get(config)?.calculatedSize ?? 0;
 }
 
 function resolveUncached(annotations: Readonly<Record<string, string>>, config: InjectorConfig): ResolvedOptions {
@@ -125,17 +161,27 @@ function resolveUncached(annotations: Readonly<Record<string, string>>, config: 
   const proxyLogLevel = readLogLevel(annotations, config, problems);
   const nativeSidecar = readSwitch(annotations, InjectorAnnotations.nativeSidecar, config.nativeSidecars, problems);
   const cniMode = readSwitch(annotations, InjectorAnnotations.cniMode, config.cniMode, problems);
-  let capture: { config: CaptureConfig; raw: RawCaptureSettings } | undefined;
-  try {
-    capture = captureConfigFromAnnotations(annotations, captureBaselineOf(config));
-  } catch (error) {
-    if (!isOutriggerError(error)) throw error;
-    problems.push(...error.problems);
+  const baseline = captureBaselineOf(config);
+  const intercepts = interceptsTraffic(annotations, baseline);
+  let capture: PodCapture | null = null;
+  // Settings too long for proxy-init's command line are refused before their lists are parsed.
+  const tooLong = initArgProblems(rawSettingsFromAnnotations(annotations, baseline).raw);
+  if (tooLong.length > 0) problems.push(...tooLong);
+  else {
+    try {
+      if (intercepts) {
+        const { config: captureConfig, raw } = captureConfigFromAnnotations(annotations, baseline);
+        const resolved: Partial<Record<CaptureSettingKey, { text: string; source: string }>> = {};
+        for (const key of CaptureSettingKeys) resolved[key] = raw[key] ?? { text: CaptureDefaults[key], source: `default ${key}` };
+        capture = { config: captureConfig, raw, resolved };
+      } else checkWithoutCapture(annotations, baseline);
+    } catch (error) {
+      if (!isOutriggerError(error)) throw error;
+      problems.push(...error.problems);
+    }
   }
-  if (problems.length > 0 || !capture) return { ok: false, problems };
-  const resolved: Partial<Record<CaptureSettingKey, { text: string; source: string }>> = {};
-  for (const key of CaptureSettingKeys) {
-    resolved[key] = capture.raw[key] ?? { text: CaptureDefaults[key], source: `default ${key}` };
-  }
-  return { ok: true, options: { capture: capture.config, raw: capture.raw, resolved, nativeSidecar, cniMode, proxyResources, proxyLogLevel } };
+  if (problems.length > 0) return { ok: false, problems };
+  const interceptionMode: ProxyInterceptionMode = capture ? capture.config.inboundInterceptionMode : 'NONE';
+  const warnings = annotationWarnings(annotations, intercepts);
+  return { ok: true, options: { capture, interceptionMode, nativeSidecar, cniMode, proxyResources, proxyLogLevel, warnings } };
 }

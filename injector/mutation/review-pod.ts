@@ -2,7 +2,9 @@
  * The injector's one decision, shared by the admission webhook and offline `outrigger inject`:
  * given a pod, its namespace and the configuration, skip it (with a reason code), deny it (with
  * a message naming every cause the user can fix), or inject it (the mutated pod and the RFC 6902
- * patch from the original to it).
+ * patch from the original to it). Skips and injections carry `warnings`: settings accepted but not
+ * followed as written (an inject value Istio ignores, an unsupported Istio annotation...), at most
+ * MaxWarnings of at most 120 characters each, for the AdmissionResponse and `outrigger inject`.
  *
  * Never throws: malformed pods are denied with the fields at fault; a bug surfaces as a deny
  * carrying an Internal error (code INTERNAL), for the caller to answer as it sees fit.
@@ -17,6 +19,7 @@ import { computePodPatch } from './compute-pod-patch.js';
 import { decideInjection } from './decide-injection.js';
 import { injectPod } from './inject-pod.js';
 import { readPod } from './read-pod.js';
+import { boundWarnings } from './setting-warnings.js';
 import type { SkipReason } from './skip-reasons.js';
 
 export { SkipReasons, type SkipReason } from './skip-reasons.js';
@@ -30,9 +33,9 @@ export interface ReviewPodInput {
 }
 
 export type PodReview =
-  | { readonly kind: 'skip'; readonly reason: SkipReason }
+  | { readonly kind: 'skip'; readonly reason: SkipReason; readonly warnings: readonly string[] }
   | { readonly kind: 'deny'; readonly error: OutriggerError } // message names every cause
-  | { readonly kind: 'inject'; readonly patch: readonly JsonPatchOperation[]; readonly pod: Pod };
+  | { readonly kind: 'inject'; readonly patch: readonly JsonPatchOperation[]; readonly pod: Pod; readonly warnings: readonly string[] };
 
 export function reviewPod(input: ReviewPodInput): PodReview {
   try {
@@ -41,11 +44,11 @@ export function reviewPod(input: ReviewPodInput): PodReview {
     const pod = read.pod;
     const namespace = pod.metadata?.namespace || input.namespace;
     const decision = decideInjection(pod, namespace, input.config);
-    if (!decision.inject) return { kind: 'skip', reason: decision.reason };
+    if (!decision.inject) return { kind: 'skip', reason: decision.reason, warnings: boundWarnings(decision.warnings) };
     const injected = injectPod(pod, input.config);
     if (!injected.ok) return { kind: 'deny', error: injected.error };
     const patch = computePodPatch(input.pod, injected.pod);
-    return { kind: 'inject', patch, pod: injected.pod };
+    return { kind: 'inject', patch, pod: injected.pod, warnings: boundWarnings([...decision.warnings, ...injected.warnings]) };
   } catch (error) {
     const wrapped = isOutriggerError(error)
       ? error

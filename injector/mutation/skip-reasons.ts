@@ -7,8 +7,8 @@ export const SkipReasons = {
   hostNetwork: 'the pod uses the host network (capture would change the node\'s own networking)',
   windowsPod: 'the pod runs on Windows (spec.os.name), where iptables capture does not exist',
   systemNamespace: 'the pod is in a system namespace (kube-system, kube-public, kube-node-lease, local-path-storage)',
-  labelDisabled: 'the pod\'s label sidecar.istio.io/inject is not true',
-  annotationDisabled: 'the pod\'s annotation sidecar.istio.io/inject is not true',
+  labelDisabled: 'the pod\'s label sidecar.istio.io/inject is "false"',
+  annotationDisabled: 'the pod\'s annotation sidecar.istio.io/inject is "false"',
   neverInjectSelector: 'the pod\'s labels match a neverInjectSelector of the injector configuration',
   defaultPolicyDisabled: 'the default policy is disabled and neither the pod nor an alwaysInjectSelector asks for injection',
 } as const;

@@ -1,7 +1,7 @@
 /**
  * `outrigger inject -f FILE|-`: the webhook's mutation applied offline to manifests (like
  * `istioctl kube-inject`). Prints the result on stdout and, on stderr, one line per workload
- * that was not injected and why. Exit codes: 0 done; 2 invalid flags, configuration or
+ * that was not injected and why, and one per warning (the webhook's AdmissionResponse warnings). Exit codes: 0 done; 2 invalid flags, configuration or
  * manifests, or a pod the webhook would deny (every cause named, nothing printed); 1 a file
  * could not be read.
  */
@@ -10,13 +10,14 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ErrorCodes, type FieldProblem, invalidInput, isOutriggerError, OutriggerError } from '../../common/errors.js';
 import { DefaultInjectorConfig, type InjectorConfig, parseInjectorConfig } from '../config/injector-config.js';
-import { describeOutcome, injectManifests, type ManifestFormat } from './inject-manifests.js';
+import { describeOutcome, describeWarnings, injectManifests, type ManifestFormat } from './inject-manifests.js';
 import { WorkloadKinds } from './workload-kinds.js';
 
 const Usage = `Usage: outrigger inject -f FILE|- [options]
 
 Adds the proxy to every Pod and pod template (${WorkloadKinds.join(', ')}) in multi-document
-YAML or JSON, exactly as the admission webhook would; other objects pass through unchanged.
+YAML or JSON, also inside a List, exactly as the admission webhook would; other objects pass
+through unchanged. The webhook's warnings are printed on stderr.
 
 Options:
   -f, --filename FILE     manifests to read; "-" reads stdin (required)
@@ -86,6 +87,7 @@ export async function run(argv: readonly string[], _env: NodeJS.ProcessEnv): Pro
     process.stdout.write(result.text);
     for (const outcome of result.outcomes) {
       if (outcome.result === 'skipped') process.stderr.write(`outrigger inject: ${describeOutcome(outcome)}\n`);
+      for (const line of describeWarnings(outcome)) process.stderr.write(`outrigger inject: ${line}\n`);
     }
     return 0;
   } catch (error) {

@@ -1,5 +1,5 @@
 /**
- * Error bodies for HTTP-level failures (not an AdmissionReview: 400, 413, 415, 500). They are
+ * Error bodies for HTTP-level failures (not an AdmissionReview: 400, 413, 415, 429, 500). They are
  * shaped as a Kubernetes metav1.Status, because the API server decodes a Status from a failed
  * webhook call and shows its message in the error the user sees.
  */
@@ -21,6 +21,7 @@ const Reasons: Readonly<Record<number, string>> = {
   408: 'Timeout',
   413: 'RequestEntityTooLarge',
   415: 'UnsupportedMediaType',
+  429: 'TooManyRequests',
   500: 'InternalError',
   503: 'ServiceUnavailable',
 };

@@ -1,9 +1,19 @@
 /**
  * The injector process around the app plugin: loads the configuration and the serving
- * certificate, listens on one HTTPS port (TLS 1.2+), keeps both reloaded, and shuts down
+ * certificate, listens on one HTTPS port (TLS 1.2+, forward-secret AEAD suites only: tls-material.ts),
+ * reviews large bodies in a worker thread (review-worker-client.ts), keeps both reloaded, and shuts down
  * gracefully: not ready first (`/readyz` answers 503 while endpoints are withdrawn), a drain
  * period still serving, then the listener closes, idle keep-alive connections are closed and
  * in-flight requests finish, bounded by a hard timeout.
+ *
+ * Keep-alive during the drain: kube-apiserver resolves a webhook Service's endpoint only when it
+ * dials, and reuses pooled connections whatever the endpoint's readiness since; it never retries an
+ * admission call. So a replica that only stopped being ready would keep getting requests on old
+ * connections until it closed them, and one arriving as it closes fails the pod's create (seen in
+ * test/integration/cluster-availability.test.ts). During the drain every response says
+ * `Connection: close` and idle connections are closed every 200 ms, so the API server redials (to a
+ * ready replica) long before the listener closes; a request that still arrives while closing is
+ * served, not answered 503.
  */
 
 import type { Server as HttpsServer } from 'node:https';
@@ -17,7 +27,17 @@ import { loadCertFiles, watchCertFiles } from '../tls/cert-files.js';
 import { ServingCertificate } from '../tls/serving-certificate.js';
 import type { SelfManagedTlsOptions } from '../tls/self-managed-tls.js';
 import { openConfigFile } from './config-file.js';
-import { injectorApp, MaxBodyBytes } from './injector-app.js';
+import { injectorApp, MaxBodyBytes, MaxLargeInFlight } from './injector-app.js';
+import { ReviewWorkerClient } from './review-worker-client.js';
+
+/**
+ * The review worker's heap (old generation, MiB): what reviewing any body under 6 MiB of a real
+ * pod's shape needs, with room; a hostile shape that needs more is answered 413. With the server's
+ * own heap this keeps the process under the manifest's 256 Mi limit (README "Injector server").
+ */
+export const ReviewWorkerHeapMb = 64;
+/** No review comes near this (every step is linear); past it the worker is replaced. */
+export const ReviewWorkerTimeoutMs = 10_000;
 
 export type TlsSource =
   | { readonly mode: 'files'; readonly certFile: string; readonly keyFile: string }
@@ -36,6 +56,11 @@ export interface InjectorServerOptions {
   readonly shutdownTimeoutMs: number;
   readonly log: Logger;
   readonly metrics?: InjectorMetrics;
+  /**
+   * The review worker's module (dist/injector-review-worker.mjs, which the CLI passes). Without it
+   * every body is reviewed on the server's thread (tests that run the sources in process).
+   */
+  readonly reviewWorkerUrl?: URL;
 }
 
 export interface InjectorServer {
@@ -49,6 +74,7 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
   const { log } = options;
   const metrics = options.metrics ?? createInjectorMetrics();
   const closers: (() => void)[] = [];
+  let reviewWorker: ReviewWorkerClient | undefined;
   try {
     const config = await openConfigFile({ path: options.configFile, pollMs: options.reloadPollMs, log, metrics });
     closers.push(() => config.close());
@@ -70,6 +96,17 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
       startTls = () => selfManaged.start();
     }
 
+    if (options.reviewWorkerUrl) {
+      reviewWorker = new ReviewWorkerClient({
+        url: options.reviewWorkerUrl,
+        config: () => config.current(),
+        maxHeapMb: ReviewWorkerHeapMb,
+        timeoutMs: ReviewWorkerTimeoutMs,
+        maxQueued: MaxLargeInFlight,
+        log,
+      });
+    }
+
     let shuttingDown = false;
     const app = fastify({
       https: serving.serverOptions(),
@@ -79,12 +116,17 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
       // The API server's webhook timeout is at most 30 s; nothing legitimate takes longer.
       requestTimeout: 30_000,
       connectionTimeout: 60_000,
-      return503OnClosing: true,
+      return503OnClosing: false,
+    });
+    app.addHook('onSend', async (_request, reply, payload) => {
+      if (shuttingDown) reply.header('connection', 'close');
+      return payload;
     });
     await app.register(injectorApp, {
       admit: (review) => admitReview(review, config.current()),
       metrics,
       isReady: () => !shuttingDown,
+      ...(reviewWorker ? { reviewWorker } : {}),
     });
     await app.listen({ host: options.host, port: options.port });
     const server = app.server as HttpsServer;
@@ -101,7 +143,10 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
         shutdown ??= (async () => {
           shuttingDown = true;
           log.info({ drainMs: options.drainMs }, 'shutting down: not ready, draining');
+          server.closeIdleConnections();
+          const sweep = setInterval(() => server.closeIdleConnections(), 200);
           await sleep(options.drainMs);
+          clearInterval(sweep);
           for (const close of closers) close();
           const cut = setTimeout(() => {
             log.warn({ timeoutMs: options.shutdownTimeoutMs }, 'in-flight requests did not finish in time; closing their connections');
@@ -109,6 +154,8 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
           }, options.shutdownTimeoutMs);
           cut.unref();
           await app.close();
+          // After the in-flight requests: a large review may still be in the worker until then.
+          await reviewWorker?.close();
           clearTimeout(cut);
           log.info('injector stopped');
         })();
@@ -117,6 +164,7 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
     };
   } catch (error) {
     for (const close of closers) close();
+    await reviewWorker?.close();
     throw error;
   }
 }

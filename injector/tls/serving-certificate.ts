@@ -8,7 +8,7 @@
 import type { Server as TlsServer } from 'node:tls';
 import type { Logger } from '../../common/log.js';
 import type { InjectorMetrics } from '../metrics/injector-metrics.js';
-import { MinTlsVersion, type TlsMaterial } from './tls-material.js';
+import { ServerTlsPolicy, type TlsMaterial } from './tls-material.js';
 
 export class ServingCertificate {
   #current: TlsMaterial | undefined;
@@ -26,9 +26,9 @@ export class ServingCertificate {
   }
 
   /** The options to create the HTTPS server with (the first certificate must be in place). */
-  serverOptions(): { cert: string; key: string; minVersion: typeof MinTlsVersion } {
+  serverOptions(): { cert: string; key: string } & typeof ServerTlsPolicy {
     if (!this.#current) throw new Error('no serving certificate yet');
-    return { cert: this.#current.cert, key: this.#current.key, minVersion: MinTlsVersion };
+    return { cert: this.#current.cert, key: this.#current.key, ...ServerTlsPolicy };
   }
 
   attach(server: TlsServer): void {
@@ -39,7 +39,8 @@ export class ServingCertificate {
   use(material: TlsMaterial, source: string): boolean {
     if (this.#current?.digest === material.digest) return false;
     const previous = this.#current;
-    this.#server?.setSecureContext({ cert: material.cert, key: material.key, minVersion: MinTlsVersion });
+    // A new context replaces the old one whole: it must carry the same version floor and suites.
+    this.#server?.setSecureContext({ cert: material.cert, key: material.key, ...ServerTlsPolicy });
     this.#current = material;
     this.#metrics.certificateExpiry.set(material.notAfter.getTime() / 1000);
     if (previous) this.#metrics.reloads.inc({ what: 'certificate', result: 'applied' });

@@ -11,6 +11,28 @@ import { ErrorCodes, OutriggerError } from '../../common/errors.js';
 /** TLS 1.2 is the floor (the API server speaks 1.2 and 1.3). */
 export const MinTlsVersion = 'TLSv1.2';
 
+/**
+ * The suites offered: Mozilla's "intermediate" profile (v5.7), only forward-secret AEAD suites.
+ * TLS 1.3 has only such suites; for TLS 1.2, ECDHE with AES-GCM or ChaCha20-Poly1305 (ECDSA and
+ * RSA certificates alike). Node's default list also allows RSA key exchange (AES-GCM, AES-CCM,
+ * ARIA) and CBC suites: not offered. Mozilla's DHE suites are left out: Node negotiates them only
+ * with configured DH parameters, and the API server (Go's crypto/tls) does not implement DHE.
+ */
+export const TlsCiphers = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+/** What every secure context of the server is made with (at start, on every certificate swap). */
+export const ServerTlsPolicy = { minVersion: MinTlsVersion, ciphers: TlsCiphers } as const;
+
 export interface TlsMaterial {
   readonly cert: string;
   readonly key: string;
@@ -39,7 +61,7 @@ export function checkTlsMaterial(cert: string, key: string, source: { cert: stri
     throw new OutriggerError(ErrorCodes.InvalidInput, `${source.key} does not belong to the certificate in ${source.cert}`);
   }
   try {
-    createSecureContext({ cert, key, minVersion: MinTlsVersion });
+    createSecureContext({ cert, key, ...ServerTlsPolicy });
   } catch (error) {
     throw new OutriggerError(ErrorCodes.InvalidInput, `${source.cert}, ${source.key}: refused by TLS (${(error as { code?: string }).code ?? 'unknown'})`);
   }

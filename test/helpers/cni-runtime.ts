@@ -69,8 +69,13 @@ export async function execPlugin(
   stdin: string,
   call: RuntimeCall,
   overrides: Readonly<Record<string, string | undefined>> = {},
-  /** Node files the plugin must not find (a node without them; see Namespace.run). */
-  hide: readonly string[] = [],
+  options: {
+    readonly timeoutMs?: number;
+    /** Start reading stdout only after this long, as a busy runtime may: the answer waits in the pipe (64 KiB). */
+    readonly readDelayMs?: number;
+    /** Node files the plugin must not find (a node without them; see Namespace.run). */
+    readonly hide?: readonly string[];
+  } = {},
 ): Promise<PluginOutcome> {
   const env: Record<string, string> = {};
   const base: Record<string, string | undefined> = {
@@ -84,7 +89,11 @@ export async function execPlugin(
     ...overrides,
   };
   for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
-  const result = await node.run('env', ['-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), findPlugin(type, call.binDirs)], { input: stdin, timeoutMs: 60_000, hide });
+  const argv = ['-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), findPlugin(type, call.binDirs)];
+  const run = { input: stdin, timeoutMs: options.timeoutMs ?? 60_000, hide: options.hide ?? [] };
+  const result = options.readDelayMs
+    ? await node.run('bash', ['-c', `set -o pipefail; env "$@" | { sleep ${options.readDelayMs / 1000}; cat; }`, 'slow-reader', ...argv], run)
+    : await node.run('env', argv, run);
   let json: Record<string, unknown> | null = null;
   try {
     json = JSON.parse(result.stdout) as Record<string, unknown>;

@@ -86,8 +86,11 @@ const ownerIds = (names: readonly string[]): fc.Arbitrary<string> => (names.leng
 const mark = fc.oneof(fc.constantFrom(1, 1337, 0x80000000, 0xffffffff), fc.integer({ min: 1, max: 0xffffffff })).filter((m) => m !== 1338).map(String);
 const routeTable = fc.oneof(fc.constantFrom(1, 133, 252, 256, 0xffffffff), fc.integer({ min: 1, max: 0xffffffff })).filter((t) => ![253, 254, 255].includes(t)).map(String);
 
+// Environment variables take the lenient words; flag values only Go's strconv.ParseBool spellings, as pflag.
 const trueWord = fc.constantFrom('true', '1', 'yes', 'on', 't', 'TRUE');
 const falseWord = fc.constantFrom('false', '0', 'no', 'off', 'f');
+const flagTrueWord = fc.constantFrom('1', 't', 'T', 'TRUE', 'true', 'True');
+const flagFalseWord = fc.constantFrom('0', 'f', 'F', 'FALSE', 'false', 'False');
 
 /** How a flag's value is written: as its own argument, `--long=value`, or an environment variable. */
 interface Spelling {
@@ -109,12 +112,11 @@ function spellString(flag: CaptureFlag, value: string, how: Spelling, argv: stri
   else argv.push(`--${flag.long}`, value);
 }
 
-function spellBoolean(flag: CaptureFlag, value: boolean, word: string, how: Spelling, argv: string[], env: Record<string, string>): void {
+function spellBoolean(flag: CaptureFlag, value: boolean, words: { env: string; flag: string }, how: Spelling, argv: string[], env: Record<string, string>): void {
   const envName = flag.env[how.envIndex % flag.env.length];
-  if (how.form === 3 && envName) env[envName] = word;
-  else if (how.form === 2) argv.push(`--${flag.long}=${word}`);
+  if (how.form === 3 && envName) env[envName] = words.env;
+  else if (how.form === 2 || (how.form === 1 && !value)) argv.push(`--${flag.long}=${words.flag}`);
   else if (value) argv.push(`--${flag.long}`);
-  else if (how.form === 1) argv.push(`--no-${flag.long}`);
   // false, form 0: the flag is left out (its default)
 }
 
@@ -178,7 +180,7 @@ export function initInput(hostNames: HostNames): fc.Arbitrary<InitInput> {
       ...rest,
     }) as Partial<Record<'redirectDns' | 'captureAllDns' | 'dropInvalid' | 'dualStack', boolean>>);
   const spellings = fc.array(spelling, { minLength: CaptureFlags.length, maxLength: CaptureFlags.length });
-  const words = fc.array(fc.tuple(trueWord, falseWord), { minLength: CaptureFlags.length, maxLength: CaptureFlags.length });
+  const words = fc.array(fc.tuple(trueWord, falseWord, flagTrueWord, flagFalseWord), { minLength: CaptureFlags.length, maxLength: CaptureFlags.length });
 
   return fc.record({
     settings,
@@ -199,8 +201,8 @@ export function initInput(hostNames: HostNames): fc.Arbitrary<InitInput> {
       const how = g.spellings[i] ?? { form: 0, envIndex: 0 };
       if (flag.kind === 'boolean') {
         const value = g.booleans[flag.setting as keyof typeof g.booleans];
-        const [yes, no] = g.words[i] ?? ['true', 'false'];
-        if (value !== undefined) spellBoolean(flag, value, value ? yes : no, how, argv, env);
+        const [yes, no, flagYes, flagNo] = g.words[i] ?? ['true', 'false', 'true', 'false'];
+        if (value !== undefined) spellBoolean(flag, value, value ? { env: yes, flag: flagYes } : { env: no, flag: flagNo }, how, argv, env);
         return;
       }
       const value = values[flag.setting];

@@ -30,7 +30,7 @@ export interface KubeApiStandIn {
   stop(): void;
 }
 
-export async function startKubeApi(ns: Namespace, dir: string, options: { token: string; pods: Record<string, unknown> }): Promise<KubeApiStandIn> {
+export async function startKubeApi(ns: Namespace, dir: string, options: { token: string; pods: Record<string, unknown>; trickleMs?: number }): Promise<KubeApiStandIn> {
   const pems = await generate([{ name: 'commonName', value: 'kube-apiserver stand-in' }], {
     keySize: 2048,
     algorithm: 'sha256',
@@ -47,7 +47,7 @@ export async function startKubeApi(ns: Namespace, dir: string, options: { token:
   writeFileSync(cert, pems.cert);
   writeFileSync(key, pems.private, { mode: 0o600 });
   writeFileSync(pods, JSON.stringify(options.pods));
-  const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, script, '--cert', cert, '--key', key, '--token', options.token, '--pods', pods, '--max-seconds', '120'], {
+  const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, script, '--cert', cert, '--key', key, '--token', options.token, '--pods', pods, '--max-seconds', '120', ...(options.trickleMs ? ['--trickle-ms', String(options.trickleMs)] : [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);

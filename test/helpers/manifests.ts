@@ -1,11 +1,13 @@
 /**
- * Test helpers for manifests/: render an overlay with `kubectl kustomize` (kustomize v5 from a
- * recent kubectl, or v2 from Debian's kubernetes-client: the kustomizations are written for both),
+ * Test helpers for manifests/: render an overlay with `kubectl kustomize` (kubectl v1.34 from the
+ * test cluster's build, kustomize v5; warnings fail the render),
  * load the objects, validate each against the Kubernetes schema (kubernetes-models), and evaluate
  * label selectors the way the API server does (an independent implementation, not the injector's).
  */
 
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { findBinaries } from '../../cluster/cluster-binaries.ts';
 import { parseAllDocuments } from 'yaml';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
@@ -26,10 +28,17 @@ export type Overlay = (typeof Overlays)[number];
 /** A rendered object, loosely typed: tests read fields by path and the schema check guards shape. */
 export type KubeObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; [key: string]: any };
 
+/** The kubectl of the test cluster's build (cluster/build), not whatever is on PATH. */
+export function kubectlPath(): string {
+  return join(findBinaries(), 'kubectl');
+}
+
 export function renderOverlay(overlay: Overlay): string {
-  const result = spawnSync('kubectl', ['kustomize', `manifests/overlays/${overlay}`], { encoding: 'utf8', timeout: 60_000 });
-  if (result.error) throw new Error(`kubectl kustomize could not run (install kubectl, or Debian's kubernetes-client via scripts/setup-host.sh): ${result.error.message}`);
+  const result = spawnSync(kubectlPath(), ['kustomize', `manifests/overlays/${overlay}`], { encoding: 'utf8', timeout: 60_000 });
+  if (result.error) throw new Error(`kubectl kustomize could not run (run bash scripts/setup-host.sh to build kubectl): ${result.error.message}`);
   if (result.status !== 0) throw new Error(`kubectl kustomize manifests/overlays/${overlay} failed: ${result.stderr}`);
+  // kustomize prints deprecation warnings as comments on stderr; a shipped kustomization has none.
+  if (result.stderr.trim() !== '') throw new Error(`kubectl kustomize manifests/overlays/${overlay} warned: ${result.stderr.trim()}`);
   return result.stdout;
 }
 

@@ -49,7 +49,7 @@ async function outriggerCni(command: 'ADD' | 'CHECK' | 'DEL' | 'STATUS' | 'GC', 
   const list = cni.list(options.conf ?? {}, options.version ?? '1.0.0');
   const call = options.call ?? cni.call();
   const config = pluginConfig(list, list.plugins[2]!, call, options.prev === undefined ? prevResult : options.prev);
-  return execPlugin(cni.node, 'outrigger-cni', command, JSON.stringify(config), call, options.env ?? {}, options.hide ?? []);
+  return execPlugin(cni.node, 'outrigger-cni', command, JSON.stringify(config), call, options.env ?? {}, { hide: options.hide ?? [] });
 }
 
 describe('errors: the spec code on stdout, exit 1, nothing applied', () => {

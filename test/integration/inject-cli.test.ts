@@ -1,7 +1,8 @@
 // `outrigger inject` through the built CLI (dist/outrigger.mjs on Node 24): every workload kind
 // in one multi-document YAML gets exactly reviewPod's mutation in its pod template and stays
 // valid against the Kubernetes schema; other objects and comments pass through; re-running
-// changes nothing; JSON in and out; bad input and denied pods exit 2 naming each document; a
+// changes nothing; JSON in and out, also a YAML `kind: List` and a YAML stream of JSON documents;
+// the webhook's warnings on stderr; bad input and denied pods exit 2 naming each document; a
 // configured Envoy bootstrap override is checked against the schema the build put beside the
 // bundle (exit 2 naming the field), and without that schema only a config with an override fails.
 import { spawnSync } from 'node:child_process';
@@ -16,7 +17,7 @@ import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { ReplicaSet } from 'kubernetes-models/apps/v1/ReplicaSet';
 import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 import { ReplicationController } from 'kubernetes-models/v1/ReplicationController';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, stringify as stringifyYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DefaultInjectorConfig, parseInjectorConfig } from '../../injector/config/injector-config.js';
 import { reviewPod } from '../../injector/mutation/review-pod.js';
@@ -127,6 +128,55 @@ describe('outrigger inject (built CLI)', () => {
     const jsonToYaml = inject(['-f', listFile, '-o', 'yaml']);
     expect(jsonToYaml.code).toBe(0);
     expect(yamlDocs(jsonToYaml.stdout)).toEqual(b.items);
+  });
+
+  it('injects the items of a YAML `kind: List` like any other input, keeping comments', () => {
+    const input = yamlDocs(workloadsYaml);
+    const listYaml = `# A List as kubectl get -o yaml prints it\n${stringifyYaml({ apiVersion: 'v1', kind: 'List', items: input })}`.replace('name: settings', 'name: settings # kept');
+    const run = inject(['-f', '-'], listYaml);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const [list] = yamlDocs(run.stdout) as Obj[];
+    expect(list?.kind).toBe('List');
+    // The same result as the documents one by one (and as a JSON List).
+    expect(list?.items).toEqual(yamlDocs(inject(['-f', `${fixtures}workloads.yaml`]).stdout));
+    expect(run.stdout).toContain('# A List as kubectl get -o yaml prints it');
+    expect(run.stdout).toContain('name: settings # kept');
+    expect(inject(['-f', '-'], run.stdout).stdout).toBe(run.stdout);
+    // Items are named by document and position in messages.
+    const denied = inject(['-f', '-'], stringifyYaml({ apiVersion: 'v1', kind: 'List', items: [input[0], { ...input[1], metadata: { name: 'bad', annotations: { 'traffic.sidecar.istio.io/excludeInboundPorts': 'http' } } }] }));
+    expect(denied.code).toBe(2);
+    expect(denied.stderr).toContain('document 1 item 2 (Pod bad) annotation traffic.sidecar.istio.io/excludeInboundPorts "http"');
+  });
+
+  it('injects a YAML stream of documents written as JSON, writing them back as JSON (or YAML with -o yaml)', () => {
+    const input = yamlDocs(workloadsYaml);
+    const stream = input.map((doc) => JSON.stringify(doc)).join('\n---\n');
+    const run = inject(['-f', '-'], stream);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const expected = yamlDocs(inject(['-f', `${fixtures}workloads.yaml`]).stdout);
+    const parts = run.stdout.split(/^---\n/m);
+    expect(parts).toHaveLength(input.length);
+    expect(parts.map((part) => JSON.parse(part))).toEqual(expected);
+    const asYaml = inject(['-f', '-', '-o', 'yaml'], stream);
+    expect(asYaml.code).toBe(0);
+    expect(yamlDocs(asYaml.stdout)).toEqual(expected);
+    expect(asYaml.stdout).toContain('\nkind: Deployment\n');
+    const asJson = inject(['-f', '-', '-o', 'json'], stream);
+    expect((JSON.parse(asJson.stdout) as Obj).items).toEqual(expected);
+    // A lone document that is not valid JSON is still reported by the JSON parser.
+    const broken = inject(['-f', '-'], '{"kind": "Pod", ');
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toContain('not valid JSON');
+  });
+
+  it('prints the webhook\'s warnings on stderr, naming the document', () => {
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', labels: { 'sidecar.istio.io/inject': 'yes' } }, spec: { containers: [{ name: 'web', image: 'nginx:1.27' }] } };
+    const run = inject(['-f', '-'], stringifyYaml(pod));
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe('outrigger inject: document 1 (Pod web): warning: label sidecar.istio.io/inject="yes" ignored (only "true" or "false"); the default policy decides\n');
+    expect(yamlDocs(run.stdout)[0]).toMatchObject({ spec: { initContainers: [{ name: 'proxy-init' }, { name: 'proxy' }] } });
   });
 
   it('applies --config-file and --namespace like the webhook', () => {

@@ -3,7 +3,9 @@
  * command line, run by the built CLI with only the capabilities the container is given
  * (NET_ADMIN, NET_RAW; no new privileges), captures traffic into the ports the generated Envoy
  * bootstrap listens on, leaves the proxy's readiness and stats ports and its own user alone, and
- * honours the pod's traffic annotations. In CNI mode, the proxy-validation command (as the
+ * honours the pod's traffic annotations and Istio's inbound-exclusion arithmetic (an app port 15020
+ * is captured when the status port is elsewhere; a pod's excludeInboundPorts replaces the
+ * mesh-wide list). In CNI mode, the proxy-validation command (as the
  * proxy's user, no capabilities) fails before capture exists and passes once the rules the
  * capture-settings annotation describes are applied. Both backends: with the injector config's
  * capture.nativeNftables, proxy-init's args carry --native-nftables and capture lands in nftables.
@@ -134,6 +136,27 @@ describe('traffic annotations on the real kernel', () => {
       expect(await probe(pair.pod, 'tcp', pair.peerV4, 5432, APP)).toMatchObject({ listener: 'peer-app' });
       expect(await probe(pair.pod, 'tcp', pair.peerV6, 8080, APP)).toMatchObject({ listener: 'peer-app' });
       expect(await probe(pair.pod, 'tcp', pair.peerV4, 8080, APP)).toMatchObject({ listener: 'proxy-outbound' });
+    } finally {
+      pair.destroy();
+    }
+  });
+});
+
+describe('inbound exclusions with Istio\'s arithmetic on the real kernel', () => {
+  it('captures an app port 15020 when the status port is elsewhere, and the mesh-wide exclude a pod list replaces', async () => {
+    const pair = createPodPair();
+    try {
+      // Mesh-wide: status port 15030, excludes 9100; the pod's own list (9000) replaces 9100.
+      const config = parseInjectorConfig('proxy:\n  ports:\n    status: 15030\ncapture:\n  inboundPortsExclude: "9100"\n', 'mesh.yaml');
+      const injected = inject({ 'traffic.sidecar.istio.io/excludeInboundPorts': '9000' }, config);
+      const result = await runContainer(pair.pod, injected.first);
+      expect(result.exitCode, result.stderr).toBe(0);
+      await startProxy(pair, injected);
+      await startProbe(pair.pod, { name: 'pod-app', tcp: ['0.0.0.0:15020', '0.0.0.0:15030', '0.0.0.0:9000', '0.0.0.0:9100'] });
+      expect(await probe(pair.peer, 'tcp', pair.podV4, 15020)).toMatchObject({ listener: 'proxy-inbound', original_dst: hostPort(pair.podV4, 15020) });
+      expect(await probe(pair.peer, 'tcp', pair.podV4, 9100)).toMatchObject({ listener: 'proxy-inbound' });
+      expect(await probe(pair.peer, 'tcp', pair.podV4, 15030)).toMatchObject({ listener: 'pod-app' });
+      expect(await probe(pair.peer, 'tcp', pair.podV4, 9000)).toMatchObject({ listener: 'pod-app' });
     } finally {
       pair.destroy();
     }

@@ -67,7 +67,7 @@ describe('readKubeconfig', () => {
       () => new Error('expected a failure'),
       (e: Error) => e,
     );
-    expect(error.message).toMatch(/cannot read certificate-authority ca\.crt/);
+    expect(error.message).toMatch(/certificate-authority ca\.crt: cannot read it \(ENOENT\)/);
     expect(error.message).not.toContain('secret-token');
   });
 });

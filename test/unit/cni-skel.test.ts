@@ -84,7 +84,9 @@ describe('CNI skeleton', () => {
     const applyFailed = await invoke({ ...baseEnv, CNI_COMMAND: 'ADD' }, conf(), failing(new OutriggerError(ErrorCodes.ApplyFailed, 'restore failed')));
     expect(applyFailed.json).toMatchObject({ code: 100 });
     const bug = await invoke({ ...baseEnv, CNI_COMMAND: 'ADD' }, conf(), failing(new TypeError('oops')));
-    expect(bug.json).toMatchObject({ code: 999, msg: 'internal error: oops' });
+    expect(bug.json).toMatchObject({ code: 999, msg: 'internal error: oops', details: 'TypeError; this is a bug in outrigger-cni' });
+    // The runtime shows msg and details to users: never a JavaScript stack.
+    expect(bug.stdout).not.toMatch(/\n\s+at |\\n\s+at /);
   });
 
   it('prints nothing on stdout for a successful DEL or CHECK', async () => {

@@ -1,5 +1,5 @@
 // The generated Envoy bootstrap against Envoy's real v3 API protos (from @grpc/grpc-js-xds): every
-// variant the injector builds (REDIRECT and TPROXY, default, custom and random ports, overrides)
+// variant the injector builds (REDIRECT, TPROXY and NONE, default, custom and random ports, overrides)
 // and the exact --config-yaml text of every injected fixture pod, expanded as the kubelet does and
 // parsed as YAML as Envoy does, must give no violation of the proto3 JSON mapping or of the PGV
 // rules Envoy enforces at load. The second half proves the checker refuses what Envoy refuses,
@@ -30,7 +30,7 @@ function expectClean(report: ProtoJsonReport): void {
 }
 
 describe('generated Envoy bootstrap against Envoy v3 protos', () => {
-  for (const interceptionMode of InterceptionModes) {
+  for (const interceptionMode of [...InterceptionModes, 'NONE'] as const) {
     for (const [portsName, ports] of [
       ['default', DefaultProxyPorts],
       ['custom', CustomPorts],
@@ -79,14 +79,14 @@ describe('bootstrap text of injected fixture pods, as Envoy reads it', () => {
       expect(bootstrap.node.id).toBe(`web-7f9c.${input.namespace}`);
       expectClean(checkEnvoyBootstrap(bootstrap));
 
-      const inbound = (bootstrap.static_resources.listeners as Obj[]).find((l) => l.name === 'inbound_capture') as Obj;
-      seen.modes.add(inbound.transparent === true ? 'TPROXY' : 'REDIRECT');
-      seen.ports.add(inbound.address.socket_address.port_value as number);
+      const inbound = (bootstrap.static_resources.listeners as Obj[]).find((l) => l.name === 'inbound_capture') as Obj | undefined;
+      seen.modes.add(inbound === undefined ? 'NONE' : inbound.transparent === true ? 'TPROXY' : 'REDIRECT');
+      if (inbound) seen.ports.add(inbound.address.socket_address.port_value as number);
     });
   }
 
-  it('covered both interception modes and custom ports', () => {
-    expect(seen.modes).toEqual(new Set(InterceptionModes));
+  it('covered every interception mode (NONE: no capture listeners) and custom ports', () => {
+    expect(seen.modes).toEqual(new Set([...InterceptionModes, 'NONE']));
     expect(seen.ports).toContain(DefaultProxyPorts.inbound);
     expect(seen.ports).toContain(CustomPorts.inbound);
   });

@@ -1,6 +1,6 @@
 // The generated Envoy bootstrap: the transparent-proxy layout the capture rules rely on (ports,
 // original_dst, ORIGINAL_DST clusters, 127.0.0.6 for inbound, admin on loopback only), TPROXY,
-// the configured override merged over it, and the `--config-yaml` argument's escaping.
+// interception mode NONE (no capture listeners), the configured override merged over it, and the `--config-yaml` argument's escaping.
 import { describe, expect, it } from 'vitest';
 import { DefaultProxyPorts } from '../../injector/config/injector-config.js';
 import { buildEnvoyBootstrap, mergeOver, renderBootstrapArg } from '../../injector/envoy/envoy-bootstrap.js';
@@ -48,6 +48,16 @@ describe('Envoy bootstrap', () => {
     expect(listener(t, 'inbound_capture').address.socket_address.port_value).toBe(16006);
     expect(listener(t, 'outbound_capture').address.socket_address.port_value).toBe(16001);
     expect(t.admin.address.socket_address.port_value).toBe(16000);
+  });
+
+  it('leaves out the capture listeners with interception mode NONE (nothing is captured), override merged as for REDIRECT', () => {
+    const dns = { name: 'dns', address: { socket_address: { protocol: 'UDP', address: '127.0.0.1', port_value: 15053 } } };
+    const override = { static_resources: { listeners: [dns, { name: 'outbound_capture', per_connection_buffer_limit_bytes: 1024 }] } };
+    const none = buildEnvoyBootstrap({ ports: DefaultProxyPorts, interceptionMode: 'NONE', override }) as Obj;
+    const redirect = buildEnvoyBootstrap({ ports: DefaultProxyPorts, interceptionMode: 'REDIRECT', override }) as Obj;
+    expect(none.static_resources.listeners.map((l: Obj) => l.name)).toEqual(['readiness', 'prometheus', 'dns']);
+    expect(none.static_resources.clusters).toEqual(redirect.static_resources.clusters);
+    expect({ ...none, static_resources: undefined }).toEqual({ ...redirect, static_resources: undefined });
   });
 
   it('merges static listeners and clusters by name: a named entry into the generated one, a new name appended', () => {

@@ -46,15 +46,17 @@ describe('injector fixtures', () => {
       expect(input.pod, 'reviewPod must not change its input').toEqual(original);
       expect(review.kind).toBe(expectedKind(name));
 
+      // Warnings are part of the golden when there are any.
+      const warnings = review.kind !== 'deny' && review.warnings.length > 0 ? { warnings: review.warnings } : {};
       if (review.kind === 'skip') {
-        expectGolden(`${dir}${name}.golden.json`, { kind: 'skip', reason: review.reason });
+        expectGolden(`${dir}${name}.golden.json`, { kind: 'skip', reason: review.reason, ...warnings });
         return;
       }
       if (review.kind === 'deny') {
         expectGolden(`${dir}${name}.golden.json`, { kind: 'deny', code: review.error.code, message: review.error.message.split('\n') });
         return;
       }
-      expectGolden(`${dir}${name}.golden.json`, { kind: 'inject', patch: review.patch, pod: review.pod });
+      expectGolden(`${dir}${name}.golden.json`, { kind: 'inject', patch: review.patch, pod: review.pod, ...warnings });
       const patched = applyIndependently(input.pod, review.patch);
       expect(patched).toEqual(review.pod);
       validateKubernetesPod(patched);

@@ -28,7 +28,7 @@ describe('normalisePflagArgs', () => {
     expect(tokens(['-n=perhaps', '-cZ', '-Zc', 'x', '--port'])).toEqual({
       args: ['--exclude=Z', 'x'],
       problems: [
-        { source: '--dry-run (-n)', value: 'perhaps', reason: 'must be true or false' },
+        { source: '--dry-run (-n)', value: 'perhaps', reason: 'must be true or false (or 1, t, T, TRUE, True, 0, f, F, FALSE, False)' },
         { source: 'arguments', value: '-Zc', reason: "unknown shorthand flag 'Z' in -Zc" },
         { source: '--port', value: '', reason: 'needs a value, and nothing follows it' },
       ],

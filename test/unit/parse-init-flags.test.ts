@@ -5,6 +5,8 @@ import { isOutriggerError, type OutriggerError } from '../../common/errors.js';
 import { OptionFlags, parseInitFlags } from '../../init/parse-init-flags.js';
 import { CaptureFlags } from '../../capture/capture-flags.js';
 
+const BadBoolean = 'must be true or false (or 1, t, T, TRUE, True, 0, f, F, FALSE, False)';
+
 function parse(argv: string[], env: Record<string, string> = {}) {
   const result = parseInitFlags(argv, env);
   if (result.kind !== 'run') throw new Error('expected a run');
@@ -185,12 +187,35 @@ describe('parseInitFlags: pflag spellings', () => {
     expect(parse(['-n=0', '-f=false']).options.dryRun).toBe(false);
     expect(parse(['--redirect-dns']).capture.redirectDns).toBe(true);
     expect(parse(['--redirect-dns=false'], { ISTIO_META_DNS_CAPTURE: 'true' }).capture.redirectDns).toBe(false);
-    expect(failure(['-n=maybe']).problems).toEqual([{ source: '--dry-run (-n)', value: 'maybe', reason: 'must be true or false' }]);
-    expect(failure(['--redirect-dns=']).problems).toEqual([{ source: '--redirect-dns', value: '', reason: 'must be true or false' }]);
+    expect(failure(['-n=maybe']).problems).toEqual([{ source: '--dry-run (-n)', value: 'maybe', reason: BadBoolean }]);
+    expect(failure(['--redirect-dns=']).problems).toEqual([{ source: '--redirect-dns', value: '', reason: BadBoolean }]);
     expect(failure(['--redirect-dns', 'false']).message).toMatch(/Unexpected argument 'false'/);
     expect(failure(['-n', 'false']).message).toMatch(/Unexpected argument 'false'/);
     // pflag reads `-n=` as -n, then "=" as an unknown shorthand.
     expect(failure(['-n=']).problems).toEqual([{ source: 'arguments', value: '-n=', reason: "unknown shorthand flag '=' in -n=" }]);
+  });
+
+  it("reads a boolean's value exactly as Go's strconv.ParseBool does, nothing more", () => {
+    for (const word of ['1', 't', 'T', 'TRUE', 'true', 'True']) {
+      expect(parse([`--dry-run=${word}`]).options.dryRun, word).toBe(true);
+      expect(parse([`-n=${word}`, '-f']).options.dryRun, word).toBe(true);
+    }
+    for (const word of ['0', 'f', 'F', 'FALSE', 'false', 'False']) {
+      expect(parse([`--dry-run=${word}`]).options.dryRun, word).toBe(false);
+      expect(parse(['-n', `-n=${word}`]).options.dryRun, word).toBe(false);
+      expect(parse([`--redirect-dns=${word}`], { ISTIO_META_DNS_CAPTURE: 'true' }).capture.redirectDns, word).toBe(false);
+    }
+    // pflag refuses each of these ("strconv.ParseBool: parsing ...: invalid syntax").
+    for (const word of ['yes', 'on', 'off', 'no', 'y', 'n', 'tRue', 'FaLse', ' true', 'true ', '01', '2', 'TRUE\n']) {
+      expect(failure([`--dry-run=${word}`]).problems, `--dry-run=${word}`).toEqual([{ source: '--dry-run (-n)', value: word, reason: BadBoolean }]);
+      expect(failure([`-n=${word}`]).problems, `-n=${word}`).toEqual([{ source: '--dry-run (-n)', value: word, reason: BadBoolean }]);
+    }
+    expect(failure(['--redirect-dns=on']).problems).toEqual([{ source: '--redirect-dns', value: 'on', reason: BadBoolean }]);
+  });
+
+  it('has no --no-name spelling, as pflag has none', () => {
+    expect(failure(['--no-dry-run']).problems).toEqual([{ source: 'arguments', value: '--no-dry-run', reason: 'unknown flag: --no-dry-run' }]);
+    expect(failure(['--no-redirect-dns=1']).problems).toEqual([{ source: 'arguments', value: '--no-redirect-dns=1', reason: 'unknown flag: --no-redirect-dns' }]);
   });
 
   it('reads shorthand clusters as pflag does: booleans, then at most one string flag taking the rest', () => {

@@ -45,7 +45,8 @@ describe('pod annotations', () => {
     expect(config.outboundIpRangesInclude).toEqual({ all: false, items: [expect.objectContaining({ text: '10.0.0.0/8' }), expect.objectContaining({ text: '2001:db8::/32' })] });
     expect(config.outboundIpRangesExclude.map((c) => c.text)).toEqual(['10.96.0.1/32']);
     expect(config.inboundPorts).toEqual({ all: false, items: [8080, 9090] });
-    expect(config.inboundPortsExclude).toEqual([15090, 15021, 15999, 9000]);
+    // Istio's excludeInboundPort: the status port is appended to the pod's list.
+    expect(config.inboundPortsExclude).toEqual([15090, 15021, 9000, 15999]);
     expect(config.outboundPortsInclude).toEqual([3306]);
     expect(config.outboundPortsExclude).toEqual([5432]);
     expect(config.excludeInterfaces).toEqual(['eth1']);

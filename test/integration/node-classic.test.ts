@@ -1,0 +1,208 @@
+// outrigger on a real node (kubelet v1.34.4, containerd 1.6, runc, Debian's CNI plugins;
+// cluster/cluster-node.ts), installed with the default overlay: the injector runs as its Deployment (2
+// replicas, PDB, probes) and the API server reaches it through its Service. Injected pods run for real:
+// proxy-init, the proxy as a native sidecar, and capture proven with connections made inside the pods,
+// IPv4 and IPv6; a Job completes; the pod's own init containers reach the network in native and classic
+// mode; killing the app container or the sandbox leaves capture in place.
+// STAND-IN: Envoy cannot be pulled here; the proxy image is the stand-in proxy (test/helpers/node-outrigger.ts).
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCluster, type Cluster } from '../../cluster/cluster.ts';
+import { startNode, type ClusterNode } from '../../cluster/cluster-node.ts';
+import { waitUntil } from '../../cluster/wait-until.ts';
+import { appAnswer, connectFrom, installShipped, pod, pods, readyPod, shippedDifference, TestAppImage, viaProxy, type PodInfo } from '../helpers/node-outrigger.js';
+
+let cluster: Cluster;
+let node: ClusterNode;
+let peer: PodInfo;
+
+const deployment = (name: string, namespace: string, extra: { annotations?: Record<string, string>; initContainers?: unknown[] } = {}) => ({
+  apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace },
+  spec: {
+    replicas: 1, selector: { matchLabels: { app: name } },
+    template: {
+      metadata: { labels: { app: name }, ...(extra.annotations ? { annotations: extra.annotations } : {}) },
+      spec: {
+        ...(extra.initContainers ? { initContainers: extra.initContainers } : {}),
+        containers: [{ name: 'app', image: TestAppImage, imagePullPolicy: 'Never', args: ['serve', '--name', name, '--port', '8080'], ports: [{ containerPort: 8080 }] }],
+      },
+    },
+  },
+});
+
+function apply(object: unknown): void {
+  cluster.kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(object) });
+}
+
+const ipv4 = (p: PodInfo) => p.ips.find((ip) => !ip.includes(':')) ?? '';
+const ipv6 = (p: PodInfo) => p.ips.find((ip) => ip.includes(':')) ?? '';
+const bracket = (ip: string) => (ip.includes(':') ? `[${ip}]` : ip);
+
+beforeAll(async () => {
+  cluster = await startCluster();
+  node = await startNode(cluster);
+  await installShipped(cluster, 'default');
+  cluster.kubectlOk(['create', 'namespace', 'outside']);
+  cluster.kubectlOk(['create', 'namespace', 'shop']);
+  cluster.kubectlOk(['label', 'namespace', 'shop', 'istio-injection=enabled']);
+  apply(deployment('peer', 'outside'));
+  peer = await readyPod(cluster, 'outside', 'app=peer');
+}, 600_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+}, 120_000);
+
+describe('the injector on the node', () => {
+  it('runs as the shipped Deployment: 2 ready replicas on the node behind its Service, a PDB, probes', () => {
+    expect(shippedDifference(cluster, 'default')).toEqual(['ConfigMap/outrigger-injector']);
+    const replicas = pods(cluster, 'outrigger', 'app.kubernetes.io/name=outrigger-injector');
+    expect(replicas.filter((p) => p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))).toHaveLength(2);
+    const slices = JSON.parse(cluster.kubectlOk(['get', 'endpointslices', '-n', 'outrigger', '-l', 'kubernetes.io/service-name=outrigger-injector', '-o', 'json'])) as { items: { endpoints?: { addresses: string[]; conditions: { ready: boolean } }[] }[] };
+    const ready = slices.items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions.ready).flatMap((e) => e.addresses);
+    expect(ready.sort()).toEqual(replicas.map(ipv4).sort());
+    const pdb = JSON.parse(cluster.kubectlOk(['get', 'pdb', 'outrigger-injector', '-n', 'outrigger', '-o', 'json'])) as { status: { currentHealthy: number; disruptionsAllowed: number } };
+    expect(pdb.status.currentHealthy).toBe(2);
+    expect(pdb.status.disruptionsAllowed).toBe(1);
+  });
+});
+
+describe('an injected Deployment (native sidecar, the default)', () => {
+  let web: PodInfo;
+  beforeAll(async () => {
+    apply(deployment('web', 'shop'));
+    web = await readyPod(cluster, 'shop', 'app=web');
+  }, 180_000);
+
+  it('runs proxy-init to completion, then the proxy as a native sidecar started before the app', () => {
+    const init = web.status.initContainerStatuses ?? [];
+    const proxyInit = init.find((s) => s.name === 'proxy-init');
+    const proxy = init.find((s) => s.name === 'proxy');
+    const app = web.status.containerStatuses?.find((s) => s.name === 'app');
+    expect(proxyInit?.state.terminated?.exitCode).toBe(0);
+    expect(web.spec.initContainers?.find((c) => c.name === 'proxy')?.restartPolicy).toBe('Always');
+    expect(proxy?.state.running).toBeDefined();
+    expect(proxy?.started).toBe(true);
+    expect(Date.parse(proxy?.state.running?.startedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(proxyInit?.state.terminated?.finishedAt ?? ''));
+    expect(Date.parse(app?.state.running?.startedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(proxy?.state.running?.startedAt ?? ''));
+  });
+
+  it.each([['IPv4', ipv4], ['IPv6', ipv6]] as const)('%s: the app\'s outbound connection lands on the proxy with its original destination', (_family, ip) => {
+    const target = ip(peer);
+    expect(target).not.toBe('');
+    const result = connectFrom(cluster, 'shop', web.name, 'app', target, 8080);
+    expect(result.error).toBeUndefined();
+    expect(viaProxy(result)).toEqual({ listener: 'outbound', original_dst: `${bracket(target)}:8080`, uid: 1337 });
+    expect(appAnswer(result)?.app).toBe('peer');
+    expect(result.client_uid).toBe(1000);
+  });
+
+  it.each([['IPv4', ipv4], ['IPv6', ipv6]] as const)('%s: the proxy\'s own connection goes direct', (_family, ip) => {
+    const result = connectFrom(cluster, 'shop', web.name, 'proxy', ip(peer), 8080);
+    expect(result.error).toBeUndefined();
+    expect(viaProxy(result)).toBeUndefined();
+    expect(appAnswer(result)?.app).toBe('peer');
+    expect(result.client_uid).toBe(1337);
+  });
+
+  it.each([['IPv4', ipv4], ['IPv6', ipv6]] as const)('%s: inbound to the app port is captured; the health port is not', (_family, ip) => {
+    const target = ip(web);
+    const inbound = connectFrom(cluster, 'outside', peer.name, 'app', target, 8080);
+    expect(inbound.error).toBeUndefined();
+    expect(viaProxy(inbound)?.listener).toBe('inbound');
+    expect(appAnswer(inbound)?.app).toBe('web');
+    // 15021 is excluded from inbound capture (-d): the proxy's health listener answers directly, so no
+    // relay header comes first (a captured connection would be relayed by the inbound listener).
+    const health = cluster.kubectl(['exec', '-n', 'outside', peer.name, '--', '/usr/bin/python3', '-c',
+      `import socket; s=socket.create_connection(("${target}", 15021), timeout=3); s.sendall(b"GET /healthz/ready HTTP/1.0\\r\\n\\r\\n"); print(s.recv(200).decode().splitlines()[0])`]);
+    expect(health.stdout.trim()).toBe('HTTP/1.0 200 OK');
+  });
+});
+
+describe('native sidecars and init containers', () => {
+  it('a Job with the native sidecar completes: the sidecar does not keep it running', async () => {
+    apply({
+      apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'once', namespace: 'shop' },
+      spec: { backoffLimit: 0, template: { metadata: { labels: { app: 'once' } }, spec: { restartPolicy: 'Never', containers: [{ name: 'task', image: TestAppImage, imagePullPolicy: 'Never', args: ['connect', ipv4(peer), '8080'] }] } } },
+    });
+    await waitUntil('the Job to complete', 120_000, () => {
+      const job = JSON.parse(cluster.kubectlOk(['get', 'job', 'once', '-n', 'shop', '-o', 'json'])) as { status: { succeeded?: number; failed?: number } };
+      if (job.status.failed) throw new Error('the Job failed');
+      return job.status.succeeded === 1 || undefined;
+    }, 1_000);
+    const [done] = pods(cluster, 'shop', 'app=once');
+    expect(done?.phase).toBe('Succeeded');
+    expect(done?.spec.initContainers?.map((c) => c.name)).toEqual(['proxy-init', 'proxy']);
+    const log = cluster.kubectlOk(['logs', '-n', 'shop', done?.name ?? '', '-c', 'task']);
+    expect(viaProxy(JSON.parse(log.trim().split('\n').pop() ?? '{}') as never)?.listener).toBe('outbound');
+  }, 180_000);
+
+  it.each([['native', {}], ['classic', { 'sidecar.istio.io/nativeSidecar': 'false' }]] as const)('%s mode: the pod\'s own init container makes an outbound connection that works', async (mode, annotations) => {
+    const name = `fetch-${mode}`;
+    apply(deployment(name, 'shop', {
+      annotations,
+      initContainers: [{ name: 'fetch-config', image: TestAppImage, imagePullPolicy: 'Never', command: ['/bin/sh', '-c', `/usr/bin/python3 /usr/local/bin/test-app connect ${ipv4(peer)} 8080 | tee /dev/termination-log`] }],
+    }));
+    const running = await readyPod(cluster, 'shop', `app=${name}`, 180_000);
+    const order = running.spec.initContainers?.map((c) => c.name);
+    const fetch = running.status.initContainerStatuses?.find((s) => s.name === 'fetch-config');
+    expect(fetch?.state.terminated?.exitCode).toBe(0);
+    const said = JSON.parse(cluster.kubectlOk(['get', 'pod', running.name, '-n', 'shop', '-o', 'jsonpath={.status.initContainerStatuses[?(@.name=="fetch-config")].state.terminated.message}'])) as never;
+    expect(appAnswer(said)?.app).toBe('peer');
+    if (mode === 'native') {
+      // Capture and the proxy come first, so the init container's connection is already carried by it.
+      expect(order).toEqual(['proxy-init', 'proxy', 'fetch-config']);
+      expect(viaProxy(said)?.listener).toBe('outbound');
+    } else {
+      // Classic: capture is set up last, so the init container ran before it, directly.
+      expect(order).toEqual(['fetch-config', 'proxy-init']);
+      expect(running.spec.containers.map((c) => c.name)).toContain('proxy');
+      expect(viaProxy(said)).toBeUndefined();
+      expect(viaProxy(connectFrom(cluster, 'shop', running.name, 'app', ipv4(peer), 8080))?.listener).toBe('outbound');
+    }
+  }, 240_000);
+});
+
+describe('restarts', () => {
+  let web: PodInfo;
+  beforeAll(async () => {
+    apply(deployment('restarts', 'shop'));
+    web = await readyPod(cluster, 'shop', 'app=restarts');
+  }, 180_000);
+
+  const captured = (p: PodInfo) => viaProxy(connectFrom(cluster, 'shop', p.name, 'app', ipv4(peer), 8080))?.listener;
+
+  it('killing the app container: the kubelet restarts it and capture holds', async () => {
+    expect(captured(web)).toBe('outbound');
+    const appId = web.status.containerStatuses?.find((s) => s.name === 'app')?.containerID?.replace('containerd://', '') ?? '';
+    expect(node.ctr(['tasks', 'kill', '--signal', 'SIGKILL', appId]).status).toBe(0);
+    const restarted = await waitUntil('the app container to restart', 120_000, () => {
+      const now = pod(cluster, 'shop', web.name);
+      const app = now.status.containerStatuses?.find((s) => s.name === 'app');
+      return app && app.restartCount >= 1 && app.ready ? now : undefined;
+    }, 500);
+    // The sandbox (and so the rules) stayed: proxy-init did not run again.
+    expect(restarted.status.initContainerStatuses?.find((s) => s.name === 'proxy-init')?.restartCount).toBe(0);
+    expect(captured(restarted)).toBe('outbound');
+  }, 180_000);
+
+  it('killing the sandbox: the kubelet makes a new one, proxy-init runs again, capture holds', async () => {
+    const before = pod(cluster, 'shop', web.name);
+    const pausePids = node.podPids(before.uid).filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'pause';
+      } catch {
+        return false;
+      }
+    });
+    expect(pausePids.length).toBe(1);
+    process.kill(pausePids[0] as number, 'SIGKILL');
+    const after = await waitUntil('a new sandbox with the pod Ready again', 180_000, () => {
+      const now = pod(cluster, 'shop', web.name);
+      const proxyInit = now.status.initContainerStatuses?.find((s) => s.name === 'proxy-init');
+      const ready = now.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+      return ready && (proxyInit?.restartCount ?? 0) >= 1 ? now : undefined;
+    }, 1_000);
+    expect(captured(after)).toBe('outbound');
+  }, 240_000);
+});
