@@ -1,143 +1,93 @@
 /**
- * The one place capture is applied, for `outrigger init` and the CNI plugin alike: plan, pick
- * each family's backend, set up routing, then apply each family with one iptables-restore. If
- * any step fails, what this run changed is put back, so a pod is never left half-captured.
- * What an earlier run added and this plan does not want goes: its IPv6 rules (and `::6`) when
- * this plan has no IPv6, and TPROXY's policy routing when this plan is REDIRECT or uses another
- * mark or table (found by the marks in the saved mangle rules).
+ * The one place capture is applied, for `outrigger init`, the CNI plugin and the repair loop:
+ * plan, then the configured backend's applier (iptables, or nftables with nativeNftables) behind
+ * one interface (capture-backend.ts). What every backend shares is here: an earlier run with the
+ * other backend has its rules removed once this one is in place, routing an earlier run added
+ * that this plan does not want goes, and if any of that fails everything this run did is put back.
+ * Cleanup removes what either backend added.
  */
 
-import type { CaptureConfig, HostFacts, IpFamily } from '../capture/capture-config.js';
-import { type CapturePlan, planCapture } from '../capture/plan-capture.js';
-import { emptyPlan } from '../capture/plan-transition.js';
+import type { CaptureConfig, IpFamily } from '../capture/capture-config.js';
+import { planCapture } from '../capture/plan-capture.js';
 import { ownTproxyMarks } from '../capture/saved-rules.js';
 import type { Logger } from '../common/log.js';
-import { applyFamilyRules, type FamilyApplyResult } from './apply-family-rules.js';
+import { applyIptables, removeIptablesRules } from './apply-iptables.js';
+import { applyNftables, listNftIfInstalled, removeNftTables } from './apply-nftables.js';
+import type { NftState } from '../capture/nft-state.js';
+import type { AppliedCapture, ApplyInput, ApplyReport, FamilyOutcome } from './capture-backend.js';
 import type { CommandRunner } from './command-runner.js';
-import { ensurePassthroughAddress, ensurePolicyRouting, findOwnRouting, findPassthroughAddress, removeRouting, type RoutingChange } from './policy-routing.js';
-import { type BackendChoice, type IptablesBinaries, selectBackend } from './select-backend.js';
+import { findOwnRouting, findPassthroughAddress, removeRouting, type RoutingChange } from './policy-routing.js';
+import type { BackendChoice } from './select-backend.js';
+import { unwantedRouting } from './unwanted-routing.js';
 
-export interface ApplyInput {
-  readonly config: CaptureConfig;
-  readonly facts: HostFacts;
-  readonly runner: CommandRunner;
-  readonly backend?: BackendChoice;
-  /** False when the runner enters another network namespace. Default true. */
-  readonly inOwnNamespace?: boolean;
-  /** Optional debug trace; outcomes are returned as data for the caller to log. */
-  readonly log?: Logger;
-  /**
-   * Look for an earlier run's IPv6 rules when this plan has no IPv6 (default true). The CNI
-   * plugin's ADD turns it off: the spec forbids a second ADD for the same container without a DEL
-   * between, so its namespace never holds an earlier run, and most pods are IPv4-only.
-   */
-  readonly removeEarlierIpv6?: boolean;
+export type { ApplyInput, ApplyReport, FamilyOutcome } from './capture-backend.js';
+
+interface OtherBackend {
+  readonly removed: readonly string[];
+  readonly earlierMarks: AppliedCapture['earlierMarks'];
+  readonly removedIpv6: boolean;
+  revert(): Promise<void>;
 }
 
-export interface FamilyOutcome {
-  readonly family: IpFamily;
-  readonly backend: string;
-  readonly changed: boolean;
-  readonly tables: readonly string[];
-}
+const NothingRemoved: OtherBackend = { removed: [], earlierMarks: [], removedIpv6: false, revert: async () => {} };
 
-export interface ApplyReport {
-  readonly plan: CapturePlan;
-  readonly families: readonly FamilyOutcome[];
-  readonly routingAdded: readonly RoutingChange[];
-  /** An earlier run's routing this plan does not want, removed. */
-  readonly routingRemoved: readonly RoutingChange[];
-}
-
-/** Whether any ip6tables is installed: where none is, no IPv6 rules of ours can exist. */
-async function hasIp6tables(runner: CommandRunner): Promise<boolean> {
-  return (await runner.has('ip6tables-save')) || (await runner.has('ip6tables-nft-save'));
-}
-
-/** ip6tables' binaries where they exist, for removing an earlier run's IPv6 rules; else null. */
-async function ipv6Leftovers(choice: BackendChoice, runner: CommandRunner, inOwnNamespace: boolean): Promise<IptablesBinaries | null> {
-  if (!(await hasIp6tables(runner))) return null;
-  try {
-    return await selectBackend(6, choice, runner, inOwnNamespace);
-  } catch {
-    return null; // no usable ip6tables: no IPv6 rules of ours either
+/** Our rules of the backend this run does not use, removed (nothing where the namespace cannot hold any). */
+async function removeOtherBackend(input: ApplyInput, applied: AppliedCapture, nftListed: Promise<NftState> | null): Promise<OtherBackend> {
+  const { runner, log } = input;
+  if (input.mayHoldEarlierRun === false) return NothingRemoved;
+  if (input.config.nativeNftables) {
+    if (!applied.otherBackendSeen) return NothingRemoved;
+    const removed = await removeIptablesRules(runner, 'auto', input.inOwnNamespace ?? true, log);
+    const changed = removed.families.filter((f) => f.changed);
+    return {
+      removed: changed.map((f) => `IPv${f.family} ${f.backend} iptables`),
+      earlierMarks: removed.families.map((f) => ({ family: f.family, marks: ownTproxyMarks(f.previous) })),
+      removedIpv6: changed.some((f) => f.family === 6),
+      revert: removed.revert,
+    };
   }
-}
-
-/** Routing an earlier run added (found by its marks) that this plan does not want; and `::6` once IPv6 is no longer captured. */
-async function unwantedRouting(plan: CapturePlan, previous: readonly FamilyApplyResult[], runner: CommandRunner, inOwnNamespace: boolean): Promise<RoutingChange[]> {
-  const wanted = plan.policyRouting;
-  const isWanted = (change: RoutingChange): boolean =>
-    change.kind !== 'address' && wanted !== null && wanted.families.includes(change.family) && change.table === wanted.table
-    && (change.kind === 'route' || change.mark === wanted.mark);
-  const unwanted: RoutingChange[] = [];
-  for (const result of previous) {
-    const marks = ownTproxyMarks(result.previous);
-    if (marks.length === 0) continue;
-    unwanted.push(...(await findOwnRouting(marks, [], [result.family], runner)).filter((change) => !isWanted(change)));
-  }
-  // Without IPv6 in the plan, a family-6 result is the removal of an earlier run's IPv6 rules.
-  const removedIpv6 = !plan.ipv6 && previous.some((r) => r.family === 6 && r.changed);
-  if (!plan.ipv6PassthroughAddress && removedIpv6) unwanted.push(...(await findPassthroughAddress(runner, inOwnNamespace)));
-  return unwanted;
+  const removed = await removeNftTables(runner, log, nftListed ?? undefined);
+  const marks = removed.previous.marks;
+  return {
+    removed: removed.tables.map((name) => `nftables ${name}`),
+    earlierMarks: marks.length > 0 ? [{ family: 4, marks }, { family: 6, marks }] : [],
+    removedIpv6: removed.previous.capturesIpv6,
+    revert: removed.revert,
+  };
 }
 
 export async function applyCapture(input: ApplyInput): Promise<ApplyReport> {
-  const { config, facts, runner, log } = input;
+  const { config, facts, runner } = input;
   const plan = planCapture(config, facts);
-  const inOwnNamespace = input.inOwnNamespace ?? true;
-  const familyPlans = plan.ipv6 ? [plan.ipv4, plan.ipv6] : [plan.ipv4];
-  // Choose every backend before changing anything, so a missing binary fails cleanly.
-  const backends = await Promise.all(
-    familyPlans.map((familyPlan) => selectBackend(familyPlan.family, input.backend ?? 'auto', runner, inOwnNamespace)),
-  );
-  // Without IPv6 in this plan, an earlier run's IPv6 rules are removed (its empty plan).
-  const staleIpv6 = plan.ipv6 || input.removeEarlierIpv6 === false ? null : await ipv6Leftovers(input.backend ?? 'auto', runner, inOwnNamespace);
-
-  // The families and the routing are independent: apply them concurrently (this runs on every
-  // pod start), then undo whatever succeeded if anything failed.
-  const routingAdded: RoutingChange[] = [];
-  const routing = (async () => {
-    if (plan.ipv6PassthroughAddress) routingAdded.push(...(await ensurePassthroughAddress(runner, inOwnNamespace)));
-    if (plan.policyRouting) routingAdded.push(...(await ensurePolicyRouting(plan.policyRouting, runner)));
-  })();
-  const outcomes = await Promise.allSettled([
-    routing,
-    ...familyPlans.map((familyPlan, i) => applyFamilyRules(familyPlan, backends[i]!, runner, log)),
-    ...(staleIpv6 ? [applyFamilyRules(emptyPlan(6), staleIpv6, runner, log, { skipIfUnreadable: true })] : []),
-  ]);
-  const applied = outcomes.slice(1).flatMap((o) => (o.status === 'fulfilled' ? [o.value as FamilyApplyResult] : []));
-  const undo = async (): Promise<void> => {
-    for (const done of applied) if (done.changed) await done.revert();
-    await removeRouting(routingAdded, runner);
-  };
-  const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-  if (failure) {
-    await undo();
-    throw failure.reason;
-  }
-  let routingRemoved: RoutingChange[];
+  const backend = config.nativeNftables ? 'nftables' : 'iptables';
+  // With iptables, our nftables tables of an earlier run are listed while iptables applies.
+  const nftListed = !config.nativeNftables && input.mayHoldEarlierRun !== false ? listNftIfInstalled(runner) : null;
+  void nftListed?.catch(() => {}); // awaited below; a failure is reported there
+  let applied: AppliedCapture;
   try {
-    routingRemoved = await unwantedRouting(plan, applied, runner, inOwnNamespace);
-    await removeRouting(routingRemoved, runner);
+    applied = config.nativeNftables ? await applyNftables(input, plan) : await applyIptables(input, plan);
   } catch (error) {
-    await undo();
+    await nftListed?.catch(() => {});
     throw error;
   }
-  return {
-    plan,
-    // An unplanned family (IPv6 leftovers) is reported only when something of ours was removed.
-    families: applied
-      .filter((r) => r.changed || familyPlans.some((p) => p.family === r.family))
-      .map(({ family, backend, changed, tables }) => ({ family, backend, changed, tables })),
-    routingAdded,
-    routingRemoved,
-  };
+  let other: OtherBackend = NothingRemoved;
+  let routingRemoved: RoutingChange[];
+  try {
+    other = await removeOtherBackend(input, applied, nftListed);
+    routingRemoved = await unwantedRouting(plan, [...applied.earlierMarks, ...other.earlierMarks], applied.removedIpv6 || other.removedIpv6, runner, input.inOwnNamespace ?? true);
+    await removeRouting(routingRemoved, runner);
+  } catch (error) {
+    await other.revert();
+    await applied.undo();
+    throw error;
+  }
+  return { plan, backend, families: applied.families, routingAdded: applied.routingAdded, routingRemoved, otherBackendRemoved: other.removed };
 }
 
 export interface CleanupInput {
   readonly config: CaptureConfig;
   readonly runner: CommandRunner;
+  /** Which iptables backend to clean (`auto` as Istio chooses it). */
   readonly backend?: BackendChoice;
   readonly inOwnNamespace?: boolean;
   readonly log?: Logger;
@@ -145,29 +95,41 @@ export interface CleanupInput {
 
 export interface CleanupReport {
   readonly families: readonly FamilyOutcome[];
+  /** Our nftables tables that were removed. */
+  readonly nftTables: readonly string[];
   readonly routingRemoved: readonly RoutingChange[];
 }
 
-/** Removes every rule, chain, policy-routing rule and address outrigger added, and nothing else. */
+/**
+ * Removes every rule, chain, table, policy-routing rule and address outrigger added, with either
+ * backend, and nothing else. A backend whose tools are not installed holds nothing of ours.
+ */
 export async function cleanupCapture(input: CleanupInput): Promise<CleanupReport> {
   const { config, runner, log } = input;
-  const families: FamilyOutcome[] = [];
-  const present: IpFamily[] = [];
-  const marks = new Set([config.inboundTproxyMark]);
-  for (const family of [4, 6] as const) {
-    // IPv6 is cleaned wherever ip6tables exists, whatever the pod's addresses are now.
-    if (family === 6 && !(await hasIp6tables(runner))) continue;
-    const bins = await selectBackend(family, input.backend ?? 'auto', runner, input.inOwnNamespace ?? true);
-    const result = await applyFamilyRules(emptyPlan(family), bins, runner, log);
-    families.push({ family, backend: result.backend, changed: result.changed, tables: result.tables });
-    present.push(family);
-    for (const mark of ownTproxyMarks(result.previous)) marks.add(mark);
+  const inOwnNamespace = input.inOwnNamespace ?? true;
+  const iptables = await removeIptablesRules(runner, input.backend ?? 'auto', inOwnNamespace, log);
+  let nft;
+  try {
+    nft = await removeNftTables(runner, log);
+  } catch (error) {
+    await iptables.revert();
+    throw error;
   }
+  const families: FamilyOutcome[] = iptables.families.map(({ family, backend, changed, tables }) => ({ family, backend, changed, tables }));
   // The configured mark and table, and whatever marks the removed rules used (an earlier run's
   // -t/-r may differ from this cleanup's).
-  const routing = await findOwnRouting([...marks], [config.inboundTproxyRouteTable], present, runner);
-  if (present.includes(6)) routing.push(...(await findPassthroughAddress(runner, input.inOwnNamespace ?? true)));
+  const marks = new Set([config.inboundTproxyMark, ...nft.previous.marks]);
+  for (const result of iptables.families) for (const mark of ownTproxyMarks(result.previous)) marks.add(mark);
+  const routing: RoutingChange[] = [];
+  for (const family of [4, 6] as const satisfies readonly IpFamily[]) {
+    try {
+      routing.push(...(await findOwnRouting([...marks], [config.inboundTproxyRouteTable], [family], runner)));
+    } catch (error) {
+      if (family === 4) throw error; // a kernel without IPv6 has no IPv6 routing of ours
+    }
+  }
+  routing.push(...(await findPassthroughAddress(runner, inOwnNamespace)));
   await removeRouting(routing, runner);
-  log?.debug({ families, routingRemoved: routing.length }, 'capture cleanup done');
-  return { families, routingRemoved: routing };
+  log?.debug({ families, nftTables: nft.tables, routingRemoved: routing.length }, 'capture cleanup done');
+  return { families, nftTables: nft.tables, routingRemoved: routing };
 }

@@ -100,3 +100,15 @@ export async function selectBackend(family: IpFamily, choice: BackendChoice, run
   }
   return chosen;
 }
+
+/**
+ * Whether the legacy backend has tables in this namespace at all (either family): the cheap first
+ * test for "could legacy iptables hold rules of an earlier run?" (a file read in our own
+ * namespace, one spawn through a netns runner).
+ */
+export async function legacyTablesInUse(runner: CommandRunner, inOwnNamespace: boolean): Promise<boolean> {
+  if (inOwnNamespace) return [4, 6].some((family) => readProcFile(TableNames[family as IpFamily]).trim() !== '');
+  const listed = await foreignTableNames(runner);
+  if (listed === null) return true; // cannot tell: let the save binary answer
+  return Object.values(TableNames).some((names) => listed.split('\n').some((line) => line.startsWith(`${names}:`) && line.length > names.length + 1));
+}

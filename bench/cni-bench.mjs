@@ -7,6 +7,8 @@
 // beside the floor: the same executable answering VERSION (start-up and exit, nothing else)
 // plus one `iptables-restore --noflush` per family of exactly the same rules, entered with the
 // same `nsenter --net=` the plugin uses (rules from `outrigger init --dry-run --output json`).
+// With native nftables (the pod's settings carry nativeNftables): ADD beside its floor, the same
+// VERSION start-up plus one `nft -f` of the same script (`outrigger init --native-nftables --dry-run`).
 // Every arm runs as `sh -c '...'` from the root namespace, as a runtime starts a plugin.
 // Also reports the executable's size and start time (VERSION) beside `node` running an empty file.
 // Usage: node bench/cni-bench.mjs [runs]   (root; after `npm run build`)
@@ -37,6 +39,9 @@ const settings = JSON.stringify({ inboundInterceptionMode: 'REDIRECT', inboundPo
 const rules = JSON.parse(execFileSync(node, [cli, 'init', '--dry-run', '--output', 'json', ...flags], { encoding: 'utf8' }));
 writeFileSync(join(dir, 'v4.rules'), rules.ipv4);
 writeFileSync(join(dir, 'v6.rules'), rules.ipv6);
+const nftSettings = JSON.stringify({ ...JSON.parse(settings), nativeNftables: 'true' });
+// What ADD runs in a fresh namespace: the dry-run script without its removal prelude.
+writeFileSync(join(dir, 'capture.nft'), execFileSync(node, [cli, 'init', '--dry-run', '--native-nftables', ...flags], { encoding: 'utf8' }).split('\n').filter((l) => !/^(add|delete) table /.test(l)).join('\n'));
 
 // A local Kubernetes API stand-in for the fallback arm.
 const token = 'bench-token';
@@ -78,6 +83,7 @@ const confs = {
   runtime: confFile('runtime', { runtimeConfig: { 'io.kubernetes.cri.pod-annotations': { 'outrigger.dev/capture-settings': settings } } }),
   api: confFile('api', { kubeconfig }),
   skip: confFile('skip', { runtimeConfig: { 'io.kubernetes.cri.pod-annotations': { 'other/annotation': 'x' } } }),
+  runtimeNft: confFile('runtime-nft', { runtimeConfig: { 'io.kubernetes.cri.pod-annotations': { 'outrigger.dev/capture-settings': nftSettings } } }),
 };
 
 const cniEnv = (command, netns) =>
@@ -88,6 +94,8 @@ const arms = {
   skip: (netns) => `${cniEnv('ADD', netns)} ${quote(plugin)} < ${quote(confs.skip)}`,
   floor: (netns) =>
     `${cniEnv('VERSION', netns)} ${quote(plugin)} < /dev/null && nsenter --net=${quote(netns)} iptables-nft-restore --noflush < ${quote(join(dir, 'v4.rules'))} && nsenter --net=${quote(netns)} ip6tables-nft-restore --noflush < ${quote(join(dir, 'v6.rules'))}`,
+  runtimeNft: (netns) => `${cniEnv('ADD', netns)} ${quote(plugin)} < ${quote(confs.runtimeNft)}`,
+  floorNft: (netns) => `${cniEnv('VERSION', netns)} ${quote(plugin)} < /dev/null && nsenter --net=${quote(netns)} nft -f ${quote(join(dir, 'capture.nft'))}`,
   version: (netns) => `${cniEnv('VERSION', netns)} ${quote(plugin)} < /dev/null`,
   nodeEmpty: () => `${quote(node)} -e ''`,
 };
@@ -123,11 +131,11 @@ try {
 }
 
 const f = stats(samples.floor);
-const row = (label, arm) => {
+const row = (label, arm, floor = f) => {
   const s = stats(samples[arm]);
-  return `| ${label} | ${s.median.toFixed(1)} | ${s.p90.toFixed(1)} | ${f.median.toFixed(1)} | ${(s.median / f.median).toFixed(2)}x |`;
+  return `| ${label} | ${s.median.toFixed(1)} | ${s.p90.toFixed(1)} | ${floor.median.toFixed(1)} | ${(s.median / floor.median).toFixed(2)}x |`;
 };
-console.log(`Machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${runs} runs per arm after ${warmup} warm-up runs, fresh namespace per run, iptables nft backend.`);
+console.log(`Machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${spawnSync('nft', ['--version'], { encoding: 'utf8' }).stdout.trim()}, ${runs} runs per arm after ${warmup} warm-up runs, fresh namespace per run, iptables nft backend.`);
 console.log(`Executable: ${plugin} ${(statSync(plugin).size / 1e6).toFixed(1)} MB; start to exit (VERSION) median ${stats(samples.version).median.toFixed(1)} ms, p90 ${stats(samples.version).p90.toFixed(1)} ms; \`node -e ''\` median ${stats(samples.nodeEmpty).median.toFixed(1)} ms.`);
 console.log('');
 console.log('| ADD | median ms | p90 ms | floor median ms | ratio (medians) |');
@@ -135,3 +143,5 @@ console.log('|---|---|---|---|---|');
 console.log(row('annotations from the runtime (IPv4+IPv6)', 'runtime'));
 console.log(row('API fallback, local stand-in (IPv4+IPv6)', 'api'));
 console.log(row('pod without the annotation (pass-through)', 'skip'));
+console.log(row('native nftables, annotations from the runtime (IPv4+IPv6; floor: VERSION + one nft -f)', 'runtimeNft', stats(samples.floorNft)));
+console.log(`\nnftables ADD / iptables ADD (medians, annotations from the runtime): ${(stats(samples.runtimeNft).median / stats(samples.runtime).median).toFixed(2)}x`);

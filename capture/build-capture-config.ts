@@ -55,6 +55,7 @@ export const CaptureSettingKeys = [
   'dropInvalid',
   'dualStack',
   'ipv4LoopbackCidr',
+  'nativeNftables',
 ] as const;
 
 export type CaptureSettingKey = (typeof CaptureSettingKeys)[number];
@@ -86,6 +87,7 @@ export const CaptureDefaults: Readonly<Record<CaptureSettingKey, string>> = {
   dropInvalid: 'false',
   dualStack: 'false',
   ipv4LoopbackCidr: '127.0.0.1/32',
+  nativeNftables: 'false',
 };
 
 function parseMode(text: string): Parsed<InterceptionMode> {
@@ -136,6 +138,7 @@ export function buildCaptureConfig(raw: RawCaptureSettings): CaptureConfig {
     dropInvalid: take('dropInvalid', parseBoolean, false),
     dualStack: take('dualStack', parseBoolean, false),
     ipv4LoopbackCidr,
+    nativeNftables: take('nativeNftables', parseBoolean, false),
   };
 
   if (config.inboundTproxyMark === CaptureConstants.outboundMark) {

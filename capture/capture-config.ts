@@ -78,6 +78,11 @@ export interface CaptureConfig {
   readonly dualStack: boolean;
   /** Loopback range treated as "localhost" for IPv4. Default 127.0.0.1/32. */
   readonly ipv4LoopbackCidr: Cidr;
+  /**
+   * Apply with native nftables (Istio's `--native-nftables`): one `nft -f` for both families and
+   * every table, instead of iptables. Chooses the backend only; the rules are the same. Default false.
+   */
+  readonly nativeNftables: boolean;
 }
 
 /** Facts about the pod's network that the plan depends on, gathered by the entry point. */

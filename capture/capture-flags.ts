@@ -42,6 +42,7 @@ export const CaptureFlags: readonly CaptureFlag[] = [
   flag('capture-all-dns', undefined, 'captureAllDns', 'With --redirect-dns: capture DNS to any server', [], 'boolean'),
   flag('drop-invalid', undefined, 'dropInvalid', 'Drop packets conntrack considers INVALID', ['INVALID_DROP'], 'boolean'),
   flag('dual-stack', undefined, 'dualStack', 'Plan IPv4 and IPv6 for a dual-stack pod', ['ISTIO_AGENT_DUAL_STACK'], 'boolean'),
+  flag('native-nftables', undefined, 'nativeNftables', 'Apply with nftables (one nft -f, both families) instead of iptables', [], 'boolean'),
 ];
 
 /** Settings Istio reads only from the environment. */

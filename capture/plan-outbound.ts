@@ -3,18 +3,22 @@
  * first matching RETURN wins) excluded ports, the proxy's inbound passthrough, the proxy's own
  * uid/gid (never captured, except its calls back to the pod over lo), owner groups, localhost,
  * excluded ranges, included ports and included ranges → ISTIO_REDIRECT (REDIRECT to 15001).
+ * Where a rule names an address, each planned family gets its own rule, IPv4 first.
  */
 
-import { Chains } from './rule.js';
+import { dport, dst, iif, jump, notDport, notDst, oif, owner, RETURN, src, tcp, udp } from './match-terms.js';
+import { Chains, type MatchTerm } from './rule.js';
 import type { PlanContext } from './plan-context.js';
 
 export function planOutputJump(ctx: PlanContext): void {
-  ctx.add('nat', 'OUTPUT', 'capture-outbound', '-j', Chains.output);
+  ctx.add('nat', 'OUTPUT', 'capture-outbound', [], jump(Chains.output));
   for (const port of ctx.config.outboundPortsExclude) {
-    ctx.add('nat', Chains.output, 'outbound-port-excluded', '-p', 'tcp', '--dport', String(port), '-j', 'RETURN');
-    ctx.add('nat', Chains.output, 'outbound-port-excluded', '-p', 'udp', '--dport', String(port), '-j', 'RETURN');
+    ctx.add('nat', Chains.output, 'outbound-port-excluded', [tcp, dport('tcp', port)], RETURN);
+    ctx.add('nat', Chains.output, 'outbound-port-excluded', [udp, dport('udp', port)], RETURN);
   }
-  ctx.add('nat', Chains.output, 'inbound-passthrough', '-o', 'lo', '-s', ctx.passthroughSource, '-j', 'RETURN');
+  for (const family of ctx.families) {
+    ctx.add('nat', Chains.output, 'inbound-passthrough', [oif('lo'), src(ctx.passthroughSource(family))], RETURN);
+  }
 }
 
 /**
@@ -24,21 +28,20 @@ export function planOutputJump(ctx: PlanContext): void {
  */
 export function planProxyOwnerExemptions(ctx: PlanContext): void {
   const { config } = ctx;
-  const tunnel = String(config.inboundTunnelPort);
-  for (const kind of ['uid', 'gid'] as const) {
-    const ids = kind === 'uid' ? config.proxyUids : config.proxyGids;
-    const owner = kind === 'uid' ? '--uid-owner' : '--gid-owner';
+  const tunnel = config.inboundTunnelPort;
+  for (const by of ['uid', 'gid'] as const) {
+    const ids = by === 'uid' ? config.proxyUids : config.proxyGids;
     for (const id of ids) {
       // Istio skips port 53 here only for uids (DNS from the proxy's group still reaches the inbound listener).
-      const notTunnel = ctx.dnsCapture && kind === 'uid'
-        ? ['-m', 'multiport', '!', '--dports', `53,${tunnel}`]
-        : ['!', '--dport', tunnel];
-      ctx.add('nat', Chains.output, 'proxy-to-pod-ip', '-o', 'lo', '!', '-d', ctx.loopback, '-p', 'tcp', ...notTunnel, '-m', 'owner', owner, id, '-j', Chains.inRedirect);
-      if (!ctx.loopbackCaptured) {
-        const notDns = ctx.dnsCapture ? ['-p', 'tcp', '!', '--dport', '53'] : [];
-        ctx.add('nat', Chains.output, 'app-loopback', '-o', 'lo', ...notDns, '-m', 'owner', '!', owner, id, '-j', 'RETURN');
+      const notTunnel = ctx.dnsCapture && by === 'uid' ? notDport('tcp', 53, tunnel) : notDport('tcp', tunnel);
+      for (const family of ctx.families) {
+        ctx.add('nat', Chains.output, 'proxy-to-pod-ip', [oif('lo'), tcp, notDst(ctx.loopback(family)), notTunnel, owner(by, id)], jump(Chains.inRedirect));
       }
-      ctx.add('nat', Chains.output, 'proxy-own-traffic', '-m', 'owner', owner, id, '-j', 'RETURN');
+      if (!ctx.loopbackCaptured) {
+        const notDns: MatchTerm[] = ctx.dnsCapture ? [tcp, notDport('tcp', 53)] : [];
+        ctx.add('nat', Chains.output, 'app-loopback', [oif('lo'), ...notDns, owner(by, id, true)], RETURN);
+      }
+      ctx.add('nat', Chains.output, 'proxy-own-traffic', [owner(by, id)], RETURN);
     }
   }
 }
@@ -55,35 +58,36 @@ export function planOwnerGroups(ctx: PlanContext): void {
   const filter = ctx.config.ownerGroups;
   if (filter.mode === 'except') {
     for (const group of filter.groups) {
-      ctx.add('nat', Chains.output, 'owner-group-excluded', '-m', 'owner', '--gid-owner', group, '-j', 'RETURN');
+      ctx.add('nat', Chains.output, 'owner-group-excluded', [owner('gid', group)], RETURN);
     }
   } else if (filter.mode === 'only') {
-    const noneOf = filter.groups.flatMap((group) => ['-m', 'owner', '!', '--gid-owner', group]);
-    ctx.add('nat', Chains.output, 'owner-group-not-captured', ...noneOf, '-j', 'RETURN');
+    ctx.add('nat', Chains.output, 'owner-group-not-captured', filter.groups.map((group) => owner('gid', group, true)), RETURN);
   }
 }
 
 export function planOutboundDestinations(ctx: PlanContext): void {
   const { config } = ctx;
-  ctx.add('nat', Chains.output, 'localhost', '-d', ctx.loopback, '-j', 'RETURN');
+  for (const family of ctx.families) {
+    ctx.add('nat', Chains.output, 'localhost', [dst(ctx.loopback(family))], RETURN);
+  }
   for (const cidr of ctx.excludeRanges) {
-    ctx.add('nat', Chains.output, 'outbound-range-excluded', '-d', cidr.text, '-j', 'RETURN');
+    ctx.add('nat', Chains.output, 'outbound-range-excluded', [dst(cidr.text)], RETURN);
   }
   for (const port of config.outboundPortsInclude) {
-    ctx.add('nat', Chains.output, 'outbound-port-included', '-p', 'tcp', '--dport', String(port), '-j', Chains.redirect);
+    ctx.add('nat', Chains.output, 'outbound-port-included', [dport('tcp', port)], jump(Chains.redirect));
   }
   const include = ctx.includeRanges;
   if (include.all) {
-    ctx.add('nat', Chains.output, 'outbound-all', '-j', Chains.redirect);
+    ctx.add('nat', Chains.output, 'outbound-all', [], jump(Chains.redirect));
     for (const name of config.kubeVirtInterfaces) {
-      ctx.insert('nat', 'PREROUTING', 1, 'kubevirt-as-outbound', '-i', name, '-j', Chains.redirect);
+      ctx.insert('nat', 'PREROUTING', 1, 'kubevirt-as-outbound', [iif(name)], jump(Chains.redirect));
     }
     return;
   }
   for (const cidr of include.items) {
     for (const name of config.kubeVirtInterfaces) {
-      ctx.insert('nat', 'PREROUTING', 1, 'kubevirt-as-outbound', '-i', name, '-d', cidr.text, '-j', Chains.redirect);
+      ctx.insert('nat', 'PREROUTING', 1, 'kubevirt-as-outbound', [iif(name), dst(cidr.text)], jump(Chains.redirect));
     }
-    ctx.add('nat', Chains.output, 'outbound-range-included', '-d', cidr.text, '-j', Chains.redirect);
+    ctx.add('nat', Chains.output, 'outbound-range-included', [dst(cidr.text)], jump(Chains.redirect));
   }
 }

@@ -6,9 +6,8 @@
  * With an empty plan the same function produces the cleanup.
  */
 
-import type { FamilyPlan, Table } from './rule.js';
-import { Tables } from './rule.js';
-import { declaredChains, planFingerprint, renderRule, tablesOf } from './render-restore.js';
+import { declaredChains, type FamilyPlan, type Table, Tables, tablesOf } from './rule.js';
+import { planFingerprint, renderRule } from './render-restore.js';
 import type { SavedState } from './saved-rules.js';
 
 export interface Transition {
@@ -60,7 +59,7 @@ export function planTransition(plan: FamilyPlan, state: SavedState): Transition 
   const lines: string[] = [];
   for (const table of touched) {
     const saved = state.tables.get(table);
-    const wanted = wantedChains.get(table) ?? [];
+    const wanted: readonly string[] = wantedChains.get(table) ?? [];
     const obsolete = (saved?.ownChains ?? []).filter((chain) => !wanted.includes(chain));
     lines.push(`*${table}`);
     for (const chain of [...wanted, ...obsolete]) lines.push(`:${chain} - [0:0]`);

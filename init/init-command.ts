@@ -7,6 +7,7 @@
 
 import { planCapture } from '../capture/plan-capture.js';
 import { renderRestore } from '../capture/render-restore.js';
+import { nftLayout, renderNftApply } from '../capture/render-nft.js';
 import { createCommandRunner } from '../apply/create-command-runner.js';
 import { applyCapture, cleanupCapture } from '../apply/apply-capture.js';
 import { gatherHostFacts } from '../apply/gather-host-facts.js';
@@ -50,12 +51,17 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Prom
   try {
     if (options.cleanupOnly) {
       const report = await cleanupCapture({ config: capture, runner, backend: options.backend, inOwnNamespace });
-      await log.info({ families: report.families, routingRemoved: report.routingRemoved.length }, 'capture cleanup done');
+      await log.info({ families: report.families, nftTables: report.nftTables, routingRemoved: report.routingRemoved.length }, 'capture cleanup done');
       return 0;
     }
     const facts = await gatherHostFacts(capture, { ipv6: options.ipv6, resolvConfPath: options.resolvConfPath, runner, inOwnNamespace });
     if (options.dryRun) {
       const plan = planCapture(capture, facts);
+      if (capture.nativeNftables) {
+        const script = renderNftApply(nftLayout(plan.rules, plan.families));
+        process.stdout.write(options.output === 'json' ? `${JSON.stringify({ nftables: script })}\n` : script);
+        return 0;
+      }
       const ipv4 = renderRestore(plan.ipv4);
       const ipv6 = plan.ipv6 ? renderRestore(plan.ipv6) : null;
       process.stdout.write(options.output === 'json' ? `${JSON.stringify({ ipv4, ipv6 })}\n` : `# IPv4\n${ipv4}${ipv6 ? `# IPv6\n${ipv6}` : ''}`);
@@ -63,9 +69,9 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Prom
     }
     if (!options.skipRuleApply) {
       const report = await applyCapture({ config: capture, facts, runner, backend: options.backend, inOwnNamespace });
-      const changed = report.families.some((f) => f.changed) || report.routingAdded.length > 0 || report.routingRemoved.length > 0;
+      const changed = report.families.some((f) => f.changed) || report.routingAdded.length > 0 || report.routingRemoved.length > 0 || report.otherBackendRemoved.length > 0;
       await log.info(
-        { families: report.families, routingAdded: report.routingAdded.length, routingRemoved: report.routingRemoved.length },
+        { backend: report.backend, families: report.families, routingAdded: report.routingAdded.length, routingRemoved: report.routingRemoved.length, ...(report.otherBackendRemoved.length > 0 ? { otherBackendRemoved: report.otherBackendRemoved } : {}) },
         changed ? 'capture rules applied' : 'capture rules already in place; nothing changed',
       );
     }

@@ -31,7 +31,7 @@ interface OptionFlag {
 }
 
 export const OptionFlags: Readonly<Record<string, OptionFlag>> = {
-  'dry-run': { short: 'n', type: 'boolean', describe: 'Print the iptables-restore input; change nothing' },
+  'dry-run': { short: 'n', type: 'boolean', describe: 'Print the iptables-restore input (the nft script with --native-nftables); change nothing' },
   output: { type: 'string', describe: 'With --dry-run: text or json (default text)' },
   'cleanup-only': { type: 'boolean', describe: 'Remove every rule, chain, route and address outrigger added' },
   'run-validation': { type: 'boolean', describe: 'Prove that redirection works; exit 126 if it does not' },
@@ -175,6 +175,9 @@ export function parseInitFlags(argv: readonly string[], env: Env): ParseInitResu
   } catch (error) {
     if (!isOutriggerError(error)) throw error;
     problems.push(...error.problems);
+  }
+  if (capture?.nativeNftables && options.backend !== 'auto') {
+    problems.push({ source: '--iptables-backend', value: options.backend, reason: 'cannot be combined with --native-nftables, which applies without iptables' });
   }
   if (problems.length > 0 || !capture) throw invalidInput(problems, 'flags');
   return { kind: 'run', capture, options };

@@ -41,6 +41,10 @@ export interface InstallOptions {
   readonly resyncMs: number;
   /** Period of the repair loop's pod list, in ms. */
   readonly repairIntervalMs: number;
+  /** Written into the plugin config: capture with native nftables unless a pod's settings say otherwise. */
+  readonly nativeNftables: boolean;
+  /** The node's sbin directories as mounted here: where `nft` must be when nativeNftables is on. */
+  readonly hostToolDirs: readonly string[];
 }
 
 interface FlagSpec {
@@ -68,6 +72,8 @@ export const InstallFlags: Readonly<Record<string, FlagSpec>> = {
   kubeconfig: { describe: 'Reach the API server through this kubeconfig instead of KUBERNETES_SERVICE_HOST/PORT' },
   'resync-interval': { default: '30s', describe: 'Periodic re-check of the config directory and token besides fs.watch' },
   'repair-interval': { default: '10s', describe: 'How often the repair loop lists the pods of this node' },
+  'native-nftables': { default: 'false', describe: "true: the plugin captures with native nftables unless a pod's settings say otherwise (needs nft on the node)" },
+  'host-tool-dirs': { default: '/host/usr/sbin', describe: "The node's sbin directories (mounted), where nft is looked for when --native-nftables=true" },
 };
 
 export function installUsage(): string {
@@ -171,6 +177,12 @@ export function parseInstallFlags(argv: readonly string[], env: Readonly<Record<
   const resyncMs = interval('resync-interval');
   const repairIntervalMs = interval('repair-interval');
 
+  const nftText = str('native-nftables') ?? 'false';
+  const nativeNftables = nftText === 'true';
+  if (nftText !== 'true' && nftText !== 'false') problems.push({ source: '--native-nftables', value: nftText, reason: 'must be true or false' });
+  const hostToolDirs = (str('host-tool-dirs') ?? '').split(',').map((d) => d.trim()).filter(Boolean);
+  for (const dir of hostToolDirs) if (!dir.startsWith('/')) problems.push({ source: '--host-tool-dirs', value: dir, reason: 'must be absolute paths' });
+
   if (problems.length > 0) throw invalidInput(problems, 'flags');
   return {
     kind: 'options',
@@ -178,7 +190,7 @@ export function parseInstallFlags(argv: readonly string[], env: Readonly<Record<
       cniBinDir, cniConfDir, hostCniConfDir, pluginBinary, kubeconfigName, excludeNamespaces, logLevel, pluginLogLevel,
       repairMode: repairMode ?? 'delete', nodeName, metricsPort, tokenFile, caFile, namespaceFile, hostProc,
       ...(kubeconfig !== undefined ? { kubeconfig } : {}), ...(apiServer !== undefined ? { apiServer } : {}),
-      resyncMs, repairIntervalMs,
+      resyncMs, repairIntervalMs, nativeNftables, hostToolDirs,
     },
   };
 }

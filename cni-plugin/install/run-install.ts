@@ -18,6 +18,7 @@ import { BinaryKeeper } from './binary-keeper.js';
 import { ConflistKeeper } from './conflist-keeper.js';
 import { type InstallOptions, installUsage, parseInstallFlags } from './install-options.js';
 import { KubeconfigKeeper } from './kubeconfig-keeper.js';
+import { findNodeTool } from './node-tools.js';
 import { pluginEntry } from './plugin-entry.js';
 import { startStatusServer } from './status-server.js';
 
@@ -95,8 +96,22 @@ export async function runInstall(argv: readonly string[], env: NodeJS.ProcessEnv
     });
     keeper.start();
 
+    // With native nftables the plugin runs the node's nft: a node without it is reported now (and
+    // /readyz stays 503 `nft-missing`, the plugin's STATUS fails), not at each pod's ADD.
+    let nftReported = false;
+    const nftMissing = (): boolean => {
+      if (!options.nativeNftables) return false;
+      const missing = findNodeTool('nft', options.hostToolDirs).length === 0;
+      if (missing && !nftReported) {
+        log.error({ looked: options.hostToolDirs }, `nft was not found on this node (looked in ${options.hostToolDirs.join(', ')}): native nftables capture (--native-nftables=true) cannot work here; install nftables on the node`);
+      }
+      nftReported = missing;
+      return missing;
+    };
+    nftMissing();
+
     // 4. Status and metrics, then the repair loop.
-    const status = await startStatusServer(options.metricsPort, metrics.registry, () => keeper.state);
+    const status = await startStatusServer(options.metricsPort, metrics.registry, () => (nftMissing() ? 'nft-missing' : keeper.state));
     cleanup.push(() => new Promise<void>((resolve) => {
       status.server.close(() => resolve());
       status.server.closeAllConnections(); // a scraper's keep-alive connection must not hold us

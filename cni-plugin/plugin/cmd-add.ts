@@ -43,7 +43,7 @@ export async function cmdAdd(args: CmdArgs, ctx: PluginContext): Promise<CniResu
     runner: ctx.runner(args.netns),
     backend: ctx.conf.iptablesBackend,
     inOwnNamespace: false,
-    removeEarlierIpv6: false, // a new sandbox: no earlier ADD without a DEL (CNI spec)
+    mayHoldEarlierRun: false, // a new sandbox: no earlier ADD without a DEL (CNI spec)
     log: ctx.log,
   });
   ctx.log.info({ source: decision.source, families: report.families }, 'capture applied');

@@ -18,7 +18,7 @@ function cleanupConfig(ctx: PluginContext): CaptureConfig {
   const settings = ctx.conf.podAnnotations?.[CaptureSettingsAnnotation];
   if (settings !== undefined) {
     try {
-      return configFromSettingsAnnotation(settings);
+      return configFromSettingsAnnotation(settings, ctx.conf.nativeNftables);
     } catch (error) {
       ctx.log.warn({ err: error }, 'ignoring unusable capture settings on DEL; cleaning up with the defaults');
     }

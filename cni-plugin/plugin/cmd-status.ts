@@ -1,6 +1,7 @@
 /**
  * STATUS and GC (CNI 1.1.0). STATUS reports code 50 when ADD could not work on this node: no
- * nsenter, no iptables-restore of any backend, or a configured kubeconfig that cannot be read.
+ * nsenter, no iptables-restore of any backend, no nft when the network config asks for native
+ * nftables, or a configured kubeconfig that cannot be read.
  * GC has nothing to collect: the plugin keeps no state outside pod namespaces, which the
  * runtime removes with the pods.
  */
@@ -16,6 +17,7 @@ export async function cmdStatus(ctx: PluginContext, envPath: string | undefined)
   if (!(await runner.has('nsenter'))) problems.push('nsenter is not on PATH');
   const restores = ['iptables-nft-restore', 'iptables-legacy-restore', 'iptables-restore'];
   if (!(await Promise.all(restores.map((r) => runner.has(r)))).some(Boolean)) problems.push('no iptables-restore on PATH');
+  if (ctx.conf.nativeNftables && !(await runner.has('nft'))) problems.push('nft is not on PATH (nativeNftables is set): install nftables on the node');
   if (ctx.conf.kubeconfig) {
     await readKubeconfig(ctx.conf.kubeconfig).catch((error: unknown) => problems.push(error instanceof Error ? error.message : String(error)));
   }

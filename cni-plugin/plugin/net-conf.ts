@@ -8,6 +8,7 @@
  *     "kubeconfig": "/etc/cni/net.d/outrigger-kubeconfig", // optional: API fallback
  *     "apiTimeoutSeconds": 10,                         // overall deadline of the API fallback
  *     "iptablesBackend": "auto",                       // auto | legacy | nft | plain
+ *     "nativeNftables": false,                         // default for pods whose settings do not say
  *     "logLevel": "info", "logFile": "/var/log/outrigger-cni.log", // default: stderr
  *     "capabilities": {"io.kubernetes.cri.pod-annotations": true},
  *     "runtimeConfig": {"io.kubernetes.cri.pod-annotations": {...}}, // filled by the runtime
@@ -30,6 +31,7 @@ export const NetConfDefaults = {
   excludeNamespaces: ['kube-system'],
   apiTimeoutSeconds: 10,
   iptablesBackend: 'auto',
+  nativeNftables: false,
   logLevel: 'info',
 } as const;
 
@@ -39,6 +41,11 @@ export interface NetConf {
   readonly kubeconfig: string | null;
   readonly apiTimeoutSeconds: number;
   readonly iptablesBackend: BackendChoice;
+  /**
+   * Capture with native nftables for pods whose capture settings do not say (Istio's
+   * `native_nftables`; a pod's `outrigger.dev/capture-settings` carries `nativeNftables`, which wins).
+   */
+  readonly nativeNftables: boolean;
   readonly logLevel: LogLevel;
   readonly logFile: string | null;
   /** The pod's annotations from runtimeConfig; null when the runtime passed none. */
@@ -89,6 +96,12 @@ export function parseNetConf(config: Json): NetConf {
     else iptablesBackend = b as BackendChoice;
   }
 
+  let nativeNftables: boolean = NetConfDefaults.nativeNftables;
+  if (config.nativeNftables !== undefined) {
+    if (typeof config.nativeNftables !== 'boolean') bad('nativeNftables', config.nativeNftables, 'must be true or false');
+    else nativeNftables = config.nativeNftables;
+  }
+
   let logLevel: LogLevel = NetConfDefaults.logLevel;
   if (config.logLevel !== undefined) {
     const l = config.logLevel;
@@ -127,6 +140,7 @@ export function parseNetConf(config: Json): NetConf {
     kubeconfig,
     apiTimeoutSeconds,
     iptablesBackend,
+    nativeNftables,
     logLevel,
     logFile,
     podAnnotations,

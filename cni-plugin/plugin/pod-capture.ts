@@ -13,6 +13,10 @@
  * DNS: the plugin runs on the node and cannot read the pod's resolv.conf (the runtime writes it
  * after the network is set up), so a pod that asks for DNS capture gets all of its DNS captured,
  * as Istio's CNI plugin does (redirectDns implies captureAllDns).
+ *
+ * Backend: the pod's settings carry `nativeNftables` (the injector resolves it from its
+ * configuration); the network config's `nativeNftables` is the default for settings that do not
+ * (a pod injected before the setting existed).
  */
 
 import { buildCaptureConfig } from '../../capture/build-capture-config.js';
@@ -39,8 +43,11 @@ export type PodDecision =
   | { readonly kind: 'capture'; readonly config: CaptureConfig; readonly source: 'runtime' | 'api' };
 
 /** The capture config an annotation value asks for (code 7 naming each bad setting). */
-export function configFromSettingsAnnotation(text: string): CaptureConfig {
-  const raw = decodeCaptureSettings(text);
+export function configFromSettingsAnnotation(text: string, nativeNftablesDefault = false): CaptureConfig {
+  const decoded = decodeCaptureSettings(text);
+  const raw = decoded.nativeNftables || !nativeNftablesDefault
+    ? decoded
+    : { ...decoded, nativeNftables: { text: 'true', source: 'network config nativeNftables' } };
   const redirectDns = raw.redirectDns;
   const parsed = redirectDns ? parseBoolean(redirectDns.text) : undefined;
   if (redirectDns && parsed?.ok && parsed.value) {
@@ -64,5 +71,5 @@ export async function decidePod(conf: NetConf, pod: PodIdentity | null, log: Log
   if (settings === undefined) return { kind: 'skip', reason: 'noAnnotation' };
   const mode = decodeCaptureSettings(settings).inboundInterceptionMode?.text;
   if (mode?.trim().toUpperCase() === NoInterceptionMode) return { kind: 'skip', reason: 'noInterception' };
-  return { kind: 'capture', config: configFromSettingsAnnotation(settings), source };
+  return { kind: 'capture', config: configFromSettingsAnnotation(settings, conf.nativeNftables), source };
 }

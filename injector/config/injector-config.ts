@@ -123,6 +123,9 @@ export interface InjectorConfig {
    * `proxy`, not from here. `inboundPortsExclude` is Istio's `global.proxy.excludeInboundPorts`:
    * a pod's `traffic.sidecar.istio.io/excludeInboundPorts` replaces it (not merged, as in Istio).
    * `inboundInterceptionMode: NONE` injects the proxy and captures nothing, mesh-wide.
+   * `nativeNftables: true` (Istio's `global.nativeNftables`) captures
+   * with nftables: `--native-nftables` in proxy-init's args, and in CNI mode in the pod's
+   * capture settings for the plugin.
    */
   readonly captureBaseline: CaptureBaseline;
   /** Written into `sidecar.istio.io/status` as `revision`. Default `default`. */

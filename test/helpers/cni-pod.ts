@@ -21,8 +21,9 @@ export const PodAnnotationsCapability = 'io.kubernetes.cri.pod-annotations';
 export const SettingsAnnotation = 'outrigger.dev/capture-settings';
 
 /** The annotation value the injector writes for a pod with Istio's defaults (`-i * -b * -d 15090,15021,15020`). */
-export function defaultSettingsAnnotation(): string {
-  return encodeCaptureSettings(rawSettingsFromAnnotations({}).raw);
+export function defaultSettingsAnnotation(extra: Readonly<Record<string, string>> = {}): string {
+  const { raw } = rawSettingsFromAnnotations({});
+  return encodeCaptureSettings({ ...raw, ...Object.fromEntries(Object.entries(extra).map(([k, text]) => [k, { text, source: 'test' }])) });
 }
 
 export function requireCniPlugins(): void {
@@ -130,6 +131,8 @@ export async function ownRules(pod: Namespace): Promise<string> {
       found.push(...saved.split('\n').filter((l) => /ISTIO_|outrigger\//.test(l)).map((l) => `v${family} ${backend}: ${l}`));
     }
   }
+  const listed = await pod.run('nft', ['list', 'ruleset']);
+  found.push(...listed.stdout.split('\n').filter((l) => /istio-proxy-|outrigger\//.test(l)).map((l) => `nftables: ${l.trim()}`));
   return found.join('\n');
 }
 

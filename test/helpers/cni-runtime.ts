@@ -73,6 +73,8 @@ export async function execPlugin(
     readonly timeoutMs?: number;
     /** Start reading stdout only after this long, as a busy runtime may: the answer waits in the pipe (64 KiB). */
     readonly readDelayMs?: number;
+    /** Node files the plugin must not find (a node without them; see Namespace.run). */
+    readonly hide?: readonly string[];
   } = {},
 ): Promise<PluginOutcome> {
   const env: Record<string, string> = {};
@@ -88,7 +90,7 @@ export async function execPlugin(
   };
   for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
   const argv = ['-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), findPlugin(type, call.binDirs)];
-  const run = { input: stdin, timeoutMs: options.timeoutMs ?? 60_000 };
+  const run = { input: stdin, timeoutMs: options.timeoutMs ?? 60_000, hide: options.hide ?? [] };
   const result = options.readDelayMs
     ? await node.run('bash', ['-c', `set -o pipefail; env "$@" | { sleep ${options.readDelayMs / 1000}; cat; }`, 'slow-reader', ...argv], run)
     : await node.run('env', argv, run);

@@ -13,9 +13,18 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { createPodmanSetup, createPodNetwork, playKube, type PodmanSetup, type PodNetwork, podIp6, podIptables, podman, removePodNetworks, removePods, run, runOk } from './podman.js';
+import { createPodmanSetup, createPodNetwork, playKube, type PodmanSetup, type PodNetwork, podIp6, podIptables, podman, podNftables, removePodNetworks, removePods, run, runOk } from './podman.js';
 
 export const E2eFixtures = 'test/fixtures/e2e';
+
+/** An injector config file: the fixture, with the capture baseline's native nftables switched on when asked. */
+export function injectorConfigFor(dir: string, fixture: string, nativeNftables: boolean): string {
+  const source = `${E2eFixtures}/${fixture}`;
+  if (!nativeNftables) return source;
+  const path = join(dir, `nft-${fixture}`);
+  writeFileSync(path, `${readFileSync(source, 'utf8')}capture:\n  nativeNftables: true\n`);
+  return path;
+}
 export const Cli = 'dist/outrigger.mjs';
 
 export interface E2eEnvironment {
@@ -106,14 +115,20 @@ export function expectCapturedOutbound(setup: PodmanSetup, pod: string, podAddre
 }
 
 /**
- * IPv6 on the dual-stack network, for a pod captured either way (proxy-init or the CNI plugin):
- * ip6tables holds the capture, the app's outbound goes through the proxy, the proxy's own goes
- * direct, and inbound reaches the proxy (uid 1337) and then the app `app` (uid 1000) from ::6.
+ * IPv6 on the dual-stack network, for a pod captured either way (proxy-init or the CNI plugin) and
+ * with either backend: ip6tables (or our inet tables, without the IPv6 guard) holds the capture,
+ * the app's outbound goes through the proxy, the proxy's own goes direct, and inbound reaches the
+ * proxy (uid 1337) and then the app `app` (uid 1000) from ::6.
  */
-export function expectCapturedOverIpv6(setup: PodmanSetup, pod: string, peer: string, app: string): void {
+export function expectCapturedOverIpv6(setup: PodmanSetup, pod: string, peer: string, app: string, backend: 'iptables' | 'nftables' = 'iptables'): void {
   const podAddress = podIp6(setup, pod);
   const peerAddress = podIp6(setup, peer);
-  expect(podIptables(setup, pod, 'ip6tables-save')).toMatch(/outrigger\/to-outbound-listener" -j REDIRECT --to-ports 15001/);
+  if (backend === 'iptables') expect(podIptables(setup, pod, 'ip6tables-save')).toMatch(/outrigger\/to-outbound-listener" -j REDIRECT --to-ports 15001/);
+  else {
+    const listed = podNftables(setup, pod);
+    expect(listed).toMatch(/ip6 saddr ::6 counter\s+return comment "outrigger\/inbound-passthrough"/);
+    expect(listed).not.toContain('outrigger/ipv6-not-captured');
+  }
   expectCapturedOutbound(setup, pod, podAddress, peerAddress);
   const direct = connectFrom(setup, `${pod}-proxy`, peerAddress, 8080);
   expect(direct.lines).toEqual([expect.objectContaining({ app: 'peer', local: hostPort(peerAddress, 8080) })]);

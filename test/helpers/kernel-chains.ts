@@ -6,7 +6,7 @@
  * described per table and chain, so a failing test names the chain that came back different.
  */
 
-import { planFingerprint } from '../../capture/render-restore.js';
+import { planFingerprint, ruleTokens } from '../../capture/render-restore.js';
 import type { FamilyPlan } from '../../capture/rule.js';
 import { type CanonicalOptions, canonicalRule, canonicalSaveLine } from './canonical-rule.js';
 import { parseRestoreDocument } from './restore-document.js';
@@ -30,12 +30,6 @@ export function chainStateFromSave(save: string, options: CanonicalOptions): Cha
   return state;
 }
 
-/** The comment a planned rule carries: its purpose, and on nat OUTPUT's jump the plan's fingerprint. */
-function plannedComment(rule: FamilyPlan['rules'][number], fingerprint: string): string {
-  const carriesFingerprint = rule.table === 'nat' && rule.chain === 'OUTPUT' && rule.purpose === 'capture-outbound';
-  return `outrigger/${rule.purpose}${carriesFingerprint ? ` plan=${fingerprint}` : ''}`;
-}
-
 /** `before` with the plan's rules added as iptables-restore adds them; null (no plan) leaves it as it was. */
 export function chainStateWithPlan(before: ChainState, plan: FamilyPlan | null, options: CanonicalOptions): ChainState {
   const state = new Map<string, Map<string, string[]>>();
@@ -47,7 +41,7 @@ export function chainStateWithPlan(before: ChainState, plan: FamilyPlan | null, 
     state.set(rule.table, chains);
     const list = chains.get(rule.chain) ?? [];
     chains.set(rule.chain, list);
-    const text = canonicalRule(['-m', 'comment', '--comment', plannedComment(rule, fingerprint), ...rule.spec], options);
+    const text = canonicalRule(ruleTokens(rule, fingerprint), options);
     if (rule.insertAt === undefined) list.push(text);
     else if (rule.insertAt >= 1 && rule.insertAt <= list.length + 1) list.splice(rule.insertAt - 1, 0, text);
     else throw new Error(`the plan inserts at position ${rule.insertAt} of ${rule.table} ${rule.chain}, which holds ${list.length} rules: iptables refuses that`);

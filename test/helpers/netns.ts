@@ -7,6 +7,9 @@
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { execa } from 'execa';
 
 const created = new Set<string>();
@@ -36,6 +39,20 @@ export interface RunOptions {
   readonly input?: string;
   readonly timeoutMs?: number;
   readonly env?: Record<string, string>;
+  /**
+   * Files to hide from the command (a host without them): each is covered by an empty,
+   * non-executable file in a private mount namespace; the host's files are untouched.
+   */
+  readonly hide?: readonly string[];
+}
+
+let emptyFile: string | null = null;
+function placeholder(): string {
+  if (!emptyFile) {
+    emptyFile = join(mkdtempSync(join(tmpdir(), 'or-hide-')), 'absent');
+    writeFileSync(emptyFile, '', { mode: 0o644 });
+  }
+  return emptyFile;
 }
 
 export interface RunResult {
@@ -54,7 +71,13 @@ export class Namespace {
   /** Runs a command inside the namespace, optionally as another uid/gid (setpriv). */
   async run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
     const asUser = options.uid === undefined ? [] : ['setpriv', `--reuid=${options.uid}`, `--regid=${options.gid ?? options.uid}`, '--clear-groups'];
-    const result = await execa('ip', ['netns', 'exec', this.name, ...asUser, file, ...args], {
+    const inNamespace = ['ip', 'netns', 'exec', this.name, ...asUser, file, ...args];
+    const hide = options.hide ?? [];
+    const binds = hide.map((path) => `mount --bind ${placeholder()} ${path}`).join(' && ');
+    const [command, ...commandArgs] = hide.length > 0
+      ? ['unshare', '-m', '--propagation', 'private', 'sh', '-c', `${binds} && exec "$@"`, 'sh', ...inNamespace]
+      : inNamespace;
+    const result = await execa(command ?? 'ip', commandArgs, {
       reject: false,
       timeout: options.timeoutMs ?? 30_000,
       ...(options.input !== undefined ? { input: options.input } : { stdin: 'ignore' as const }),

@@ -167,6 +167,16 @@ export function podIptables(setup: PodmanSetup, pod: string, save = 'iptables-sa
   return tables.join('').split('\n').filter((line) => !line.startsWith('#')).map((line) => line.replace(/\[\d+:\d+\]/, '')).join('\n');
 }
 
+/** The pod's nftables ruleset (`nft list ruleset`), counter values left out. */
+export function podNftables(setup: PodmanSetup, pod: string): string {
+  return runOk('nsenter', ['-t', podNetnsPid(setup, pod), '-n', 'nft', 'list', 'ruleset']).replace(/packets \d+ bytes \d+/g, '');
+}
+
+/** Everything capture may have put in the pod's packet filter: both iptables families and the nftables ruleset. */
+export function podFilterState(setup: PodmanSetup, pod: string): string {
+  return [podIptables(setup, pod), podIptables(setup, pod, 'ip6tables-save'), podNftables(setup, pod)].join('\n---\n');
+}
+
 export function containerNames(setup: PodmanSetup, pod: string): string[] {
   return podmanOk(setup, ['ps', '--all', '--filter', `pod=${pod}`, '--format', '{{.Names}}']).split('\n').filter(Boolean).sort();
 }

@@ -29,11 +29,13 @@ export interface ProbeOptions {
   readonly udp?: readonly string[];
   readonly uid?: number;
   readonly transparent?: boolean;
+  /** How long the server may run (default 120 s). */
+  readonly maxSeconds?: number;
 }
 
 export async function startProbe(ns: Namespace, options: ProbeOptions): Promise<{ stop(): void }> {
   const asUser = options.uid === undefined ? [] : ['setpriv', `--reuid=${options.uid}`, `--regid=${options.uid}`, '--clear-groups'];
-  const args = ['netns', 'exec', ns.name, ...asUser, '/usr/bin/python3', serverScript, '--name', options.name, '--max-seconds', '120',
+  const args = ['netns', 'exec', ns.name, ...asUser, '/usr/bin/python3', serverScript, '--name', options.name, '--max-seconds', String(options.maxSeconds ?? 120),
     ...(options.tcp ?? []).flatMap((a) => ['--tcp', a]), ...(options.udp ?? []).flatMap((a) => ['--udp', a]),
     ...(options.transparent ? ['--transparent'] : [])];
   const child = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -63,9 +65,9 @@ export async function startProbe(ns: Namespace, options: ProbeOptions): Promise<
   return { stop };
 }
 
-/** One connection (or datagram) from inside `ns` as uid/gid, with a 3 s limit. */
-export async function probe(ns: Namespace, kind: 'tcp' | 'udp', host: string, port: number, as: { uid?: number; gid?: number } = {}): Promise<ProbeReply> {
-  const result = await ns.run('/usr/bin/python3', [clientScript, kind, host, String(port), '3'], { ...as, timeoutMs: 10_000 });
+/** One connection (or datagram) from inside `ns` as uid/gid, with a time limit (default 3 s). */
+export async function probe(ns: Namespace, kind: 'tcp' | 'udp', host: string, port: number, as: { uid?: number; gid?: number } = {}, limitSeconds = 3): Promise<ProbeReply> {
+  const result = await ns.run('/usr/bin/python3', [clientScript, kind, host, String(port), String(limitSeconds)], { ...as, timeoutMs: 10_000 });
   try {
     return JSON.parse(result.stdout.trim()) as ProbeReply;
   } catch {

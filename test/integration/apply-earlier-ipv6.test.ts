@@ -30,7 +30,7 @@ function recording(runner: CommandRunner): { runner: CommandRunner; ran: string[
 }
 
 describe('an earlier run with IPv6, then a plan without it', () => {
-  it('is left unread with removeEarlierIpv6: false (CNI ADD), and removed by default (init)', async () => {
+  it('is left unread with mayHoldEarlierRun: false (CNI ADD), and removed by default (init)', async () => {
     const ns = createNamespace();
     const parsed = parseInitFlags(['-i', '*', '-b', '*', '--iptables-backend', 'nft'], {});
     if (parsed.kind !== 'run') throw new Error('unexpected --help');
@@ -42,7 +42,7 @@ describe('an earlier run with IPv6, then a plan without it', () => {
     expect(await ours6()).toBe(true);
 
     const cni = recording(real);
-    const cniReport = await applyCapture({ config: parsed.capture, facts: facts(false), runner: cni.runner, backend: 'nft', inOwnNamespace: false, removeEarlierIpv6: false });
+    const cniReport = await applyCapture({ config: parsed.capture, facts: facts(false), runner: cni.runner, backend: 'nft', inOwnNamespace: false, mayHoldEarlierRun: false });
     expect(cni.ran.filter((file) => file.startsWith('ip6'))).toEqual([]);
     expect(cniReport.families.map((f) => f.family)).toEqual([4]);
     expect(await ours6()).toBe(true);

@@ -2,13 +2,16 @@
  * outrigger-cni chained after Debian's real reference plugins (bridge + host-local, portmap),
  * invoked as a runtime does (see test/helpers/cni-runtime.ts) in a test "node" namespace, on a
  * test-made pod namespace. Real connections then show where traffic lands, over IPv4 and IPv6;
- * CHECK, DEL, re-ADD and DEL of a deleted namespace follow. Stand-ins: probe-server.py plays the
- * proxy (uid 1337 on 15001/15006) and the apps.
+ * CHECK, DEL, re-ADD and DEL of a deleted namespace follow; for both capture backends (the pod's
+ * settings carry nativeNftables). Stand-ins: probe-server.py plays the proxy (uid 1337 on
+ * 15001/15006) and the apps.
  */
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { addNetworkList, checkNetworkList, delNetworkList, execPlugin, pluginConfig } from '../helpers/cni-runtime.js';
-import { type CniNode, createCniNode, ownRules, requireCniPlugins } from '../helpers/cni-pod.js';
+import { type CniNode, createCniNode, defaultSettingsAnnotation, ownRules, requireCniPlugins, SettingsAnnotation } from '../helpers/cni-pod.js';
+import { type CaptureBackend, CaptureBackends } from '../helpers/capture-backends.js';
+import { listRuleset } from '../helpers/nft.js';
 import { destroyAllNamespaces, type Namespace, requireRealKernel } from '../helpers/netns.js';
 import { hostPort, probe, startProbe, stopAllProbes } from '../helpers/probes.js';
 
@@ -39,16 +42,19 @@ function podAddress(result: Record<string, unknown>, family: 4 | 6): string {
   return ip.address.split('/')[0] ?? '';
 }
 
-describe('ADD through bridge + host-local + portmap + outrigger-cni', () => {
+describe.each(CaptureBackends)('ADD through bridge + host-local + portmap + outrigger-cni ($name)', (backend: CaptureBackend) => {
   let cni: CniNode;
   let result: Record<string, unknown>;
+  const settings = defaultSettingsAnnotation(backend.settings);
+  /** The runtime's call for this pod, its annotations carrying the backend's settings. */
+  const call = () => cni.call({ annotations: { [SettingsAnnotation]: settings } });
 
   beforeAll(async () => {
     cni = createCniNode();
     // Runtimes set up the pod's loopback as a network of its own before the pod network.
-    const lo = await execPlugin(cni.node, 'loopback', 'ADD', JSON.stringify({ cniVersion: '1.0.0', name: 'cni-loopback', type: 'loopback' }), cni.call());
+    const lo = await execPlugin(cni.node, 'loopback', 'ADD', JSON.stringify({ cniVersion: '1.0.0', name: 'cni-loopback', type: 'loopback' }), call());
     expect(lo.exitCode).toBe(0);
-    const added = await addNetworkList(cni.node, cni.list(), cni.call());
+    const added = await addNetworkList(cni.node, cni.list(), call());
     const last = added.outcomes.at(-1);
     expect(last?.type).toBe('outrigger-cni');
     expect(last?.stdout).not.toBe('');
@@ -62,7 +68,7 @@ describe('ADD through bridge + host-local + portmap + outrigger-cni', () => {
     // Re-run ADD of outrigger-cni alone with portmap's output as prevResult: output equals input.
     const list = cni.list();
     const outrigger = list.plugins[2]!;
-    const again = await execPlugin(cni.node, 'outrigger-cni', 'ADD', JSON.stringify(pluginConfig(list, outrigger, cni.call(), result)), cni.call());
+    const again = await execPlugin(cni.node, 'outrigger-cni', 'ADD', JSON.stringify(pluginConfig(list, outrigger, call(), result)), call());
     expect(again.exitCode).toBe(0);
     expect(again.json).toEqual(result);
     expect(result.cniVersion).toBe('1.0.0');
@@ -95,46 +101,53 @@ describe('ADD through bridge + host-local + portmap + outrigger-cni', () => {
 
   it('CHECK passes for the whole chain, and fails for outrigger-cni once a rule is removed', async () => {
     const list = cni.list();
-    const checks = await checkNetworkList(cni.node, list, cni.call(), result);
+    const checks = await checkNetworkList(cni.node, list, call(), result);
     expect(checks[0]).toMatchObject({ type: 'bridge', exitCode: 0, stdout: '' });
     // Debian's portmap CHECK looks for its IPv4 DNAT rule in ip6tables on a dual-stack pod
     // (containernetworking/plugins#819); until that fix reaches Debian, CHECK continues past it here.
     if (checks[1]?.exitCode !== 0) expect(checks[1]?.json?.msg).toMatch(/could not check ipv6 dnat/);
-    const outriggerCheck = checks[2] ?? (await execPlugin(cni.node, 'outrigger-cni', 'CHECK', JSON.stringify(pluginConfig(list, list.plugins[2]!, cni.call(), result)), cni.call()));
+    const outriggerCheck = checks[2] ?? (await execPlugin(cni.node, 'outrigger-cni', 'CHECK', JSON.stringify(pluginConfig(list, list.plugins[2]!, call(), result)), call()));
     expect([outriggerCheck.type, outriggerCheck.exitCode, outriggerCheck.stdout]).toEqual(['outrigger-cni', 0, '']);
 
-    const removed = await cni.pod.run('iptables-nft', ['-t', 'nat', '-D', 'ISTIO_INBOUND', '1']);
+    const removed = backend.name === 'iptables'
+      ? await cni.pod.run('iptables-nft', ['-t', 'nat', '-D', 'ISTIO_INBOUND', '1'])
+      : await cni.pod.run('nft', ['flush', 'chain', 'inet', 'istio-proxy-nat', 'istio-inbound']);
     expect(removed.stderr).toBe('');
-    const failed = await execPlugin(cni.node, 'outrigger-cni', 'CHECK', JSON.stringify(pluginConfig(list, list.plugins[2]!, cni.call(), result)), cni.call());
+    const failed = await execPlugin(cni.node, 'outrigger-cni', 'CHECK', JSON.stringify(pluginConfig(list, list.plugins[2]!, call(), result)), call());
     expect(failed.exitCode).toBe(1);
-    expect(failed.json).toMatchObject({ cniVersion: '1.0.0', code: 103, msg: expect.stringContaining('not in place'), details: expect.stringContaining('IPv4') });
+    expect(failed.json).toMatchObject({ cniVersion: '1.0.0', code: 103, msg: expect.stringContaining('not in place'), details: expect.stringContaining(backend.name === 'iptables' ? 'IPv4' : 'nftables') });
 
     // ADD again repairs it (idempotent otherwise), and CHECK passes again.
-    const repaired = await execPlugin(cni.node, 'outrigger-cni', 'ADD', JSON.stringify(pluginConfig(list, list.plugins[2]!, cni.call(), result)), cni.call());
+    const repaired = await execPlugin(cni.node, 'outrigger-cni', 'ADD', JSON.stringify(pluginConfig(list, list.plugins[2]!, call(), result)), call());
     expect(repaired.exitCode).toBe(0);
-    const again = await execPlugin(cni.node, 'outrigger-cni', 'CHECK', JSON.stringify(pluginConfig(list, list.plugins[2]!, cni.call(), result)), cni.call());
+    const again = await execPlugin(cni.node, 'outrigger-cni', 'CHECK', JSON.stringify(pluginConfig(list, list.plugins[2]!, call(), result)), call());
     expect([again.exitCode, again.stdout]).toEqual([0, '']);
   });
 
-  it('a repeated ADD changes nothing (same rules, counters kept)', async () => {
+  // iptables: the same rules, counters kept. nftables: ADD reads nothing first (the CNI spec has no
+  // second ADD without a DEL), so a repeated one rewrites the same tables: the same rules, counters from zero.
+  it('a repeated ADD leaves the same rules', async () => {
     const list = cni.list();
-    const before = await cni.pod.run('iptables-nft-save', ['-c']);
-    const again = await execPlugin(cni.node, 'outrigger-cni', 'ADD', JSON.stringify(pluginConfig(list, list.plugins[2]!, cni.call(), result)), cni.call());
-    expect(again.exitCode).toBe(0);
-    const after = await cni.pod.run('iptables-nft-save', ['-c']);
     const strip = (s: string) => s.split('\n').filter((l) => !l.startsWith('#')).join('\n');
-    expect(strip(after.stdout)).toBe(strip(before.stdout));
+    const state = async () => backend.name === 'iptables'
+      ? strip((await cni.pod.run('iptables-nft-save', ['-c'])).stdout)
+      : (await listRuleset(cni.pod)).replace(/packets \d+ bytes \d+/g, '');
+    const before = await state();
+    expect(before).toMatch(backend.name === 'iptables' ? /ISTIO_OUTPUT/ : /table inet istio-proxy-nat/);
+    const again = await execPlugin(cni.node, 'outrigger-cni', 'ADD', JSON.stringify(pluginConfig(list, list.plugins[2]!, call(), result)), call());
+    expect(again.exitCode).toBe(0);
+    expect(await state()).toBe(before);
   });
 
   it('DEL removes every rule of ours, re-ADD captures again, and DEL of a deleted namespace succeeds', async () => {
     const list = cni.list();
     expect(await ownRules(cni.pod)).not.toBe('');
-    const deleted = await delNetworkList(cni.node, list, cni.call(), result);
+    const deleted = await delNetworkList(cni.node, list, call(), result);
     expect(deleted.map((o) => [o.type, o.exitCode, o.stdout])).toEqual([['outrigger-cni', 0, ''], ['portmap', 0, ''], ['bridge', 0, '']]);
     expect(await ownRules(cni.pod)).toBe('');
     expect((await cni.pod.run('ip', ['-6', 'addr', 'show', 'dev', 'lo'])).stdout).not.toContain('::6/128');
 
-    const readded = await addNetworkList(cni.node, list, cni.call());
+    const readded = await addNetworkList(cni.node, list, call());
     expect(readded.outcomes.map((o) => o.exitCode)).toEqual([0, 0, 0]);
     await waitForIpv6(cni.pod);
     await startProbe(cni.pod, { name: 'proxy-outbound', tcp: ['0.0.0.0:15001'], uid: 1337 });
@@ -143,10 +156,10 @@ describe('ADD through bridge + host-local + portmap + outrigger-cni', () => {
 
     const cached = readded.result;
     cni.pod.destroy();
-    const gone = await delNetworkList(cni.node, list, cni.call(), cached);
+    const gone = await delNetworkList(cni.node, list, call(), cached);
     expect(gone.map((o) => [o.type, o.exitCode, o.stdout])).toEqual([['outrigger-cni', 0, ''], ['portmap', 0, ''], ['bridge', 0, '']]);
     // Without CNI_NETNS at all (allowed for DEL) it succeeds too.
-    const noNetns = await execPlugin(cni.node, 'outrigger-cni', 'DEL', JSON.stringify(pluginConfig(list, list.plugins[2]!, cni.call(), cached)), cni.call(), { CNI_NETNS: undefined });
+    const noNetns = await execPlugin(cni.node, 'outrigger-cni', 'DEL', JSON.stringify(pluginConfig(list, list.plugins[2]!, call(), cached)), call(), { CNI_NETNS: undefined });
     expect([noNetns.exitCode, noNetns.stdout]).toEqual([0, '']);
   });
 });

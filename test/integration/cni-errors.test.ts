@@ -16,11 +16,14 @@ import { startKubeApi, stopAllKubeApis, writeKubeconfig } from '../helpers/kube-
 import { destroyAllNamespaces, requireRealKernel } from '../helpers/netns.js';
 import { probe, startProbe, stopAllProbes } from '../helpers/probes.js';
 
+/** The node's nft, hidden (a private mount namespace) to play a node without nftables. */
+const nftPath = '/usr/sbin/nft';
+
 let cni: CniNode;
 let prevResult: Record<string, unknown>;
 
 beforeAll(async () => {
-  requireRealKernel();
+  requireRealKernel(['nft', 'unshare']);
   requireCniPlugins();
   cni = createCniNode();
   // The network plugin part of the chain (bridge + host-local, portmap) gives a real prevResult.
@@ -42,11 +45,11 @@ afterAll(() => {
 type Overrides = Readonly<Record<string, string | undefined>>;
 
 /** outrigger-cni alone, as the last plugin of the list, with this prevResult. */
-async function outriggerCni(command: 'ADD' | 'CHECK' | 'DEL' | 'STATUS' | 'GC', options: { conf?: Record<string, unknown>; call?: RuntimeCall; prev?: unknown; version?: string; env?: Overrides } = {}) {
+async function outriggerCni(command: 'ADD' | 'CHECK' | 'DEL' | 'STATUS' | 'GC', options: { conf?: Record<string, unknown>; call?: RuntimeCall; prev?: unknown; version?: string; env?: Overrides; hide?: string[] } = {}) {
   const list = cni.list(options.conf ?? {}, options.version ?? '1.0.0');
   const call = options.call ?? cni.call();
   const config = pluginConfig(list, list.plugins[2]!, call, options.prev === undefined ? prevResult : options.prev);
-  return execPlugin(cni.node, 'outrigger-cni', command, JSON.stringify(config), call, options.env ?? {});
+  return execPlugin(cni.node, 'outrigger-cni', command, JSON.stringify(config), call, options.env ?? {}, { hide: options.hide ?? [] });
 }
 
 describe('errors: the spec code on stdout, exit 1, nothing applied', () => {
@@ -121,6 +124,17 @@ describe('errors: the spec code on stdout, exit 1, nothing applied', () => {
     expect(v4[0]).toContain('--noflush');
     expect(v4.at(-1)).not.toContain('--noflush');
     expect(v4.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a node without nft: ADD of a pod that asks for native nftables is code 102 naming nft, nothing applied', async () => {
+    const call = cni.call({ annotations: { [SettingsAnnotation]: defaultSettingsAnnotation({ nativeNftables: 'true' }) } });
+    const out = await outriggerCni('ADD', { call, hide: [nftPath] });
+    expect(out.exitCode).toBe(1);
+    expect(out.json).toMatchObject({ code: 102, msg: expect.stringContaining('nft was not found') });
+    // The same pod on a node with nft is captured (afterEach checks the ADD above left nothing).
+    expect((await outriggerCni('ADD', { call })).exitCode).toBe(0);
+    expect(await ownRules(cni.pod)).toContain('istio-proxy-nat');
+    expect((await outriggerCni('DEL', { call })).exitCode).toBe(0);
   });
 
   it('a bad plugin config field is code 7 naming each field', async () => {
@@ -220,6 +234,14 @@ describe('STATUS, GC and VERSION', () => {
     expect([ok.exitCode, ok.stdout]).toEqual([0, '']);
     const bad = await outriggerCni('STATUS', { version: '1.1.0', conf: { kubeconfig: '/nonexistent/kubeconfig' } });
     expect(bad.json).toMatchObject({ cniVersion: '1.1.0', code: 50, details: expect.stringContaining('/nonexistent/kubeconfig') });
+  });
+
+  it('STATUS (1.1.0) is code 50 naming nft on a node without it when the network config asks for native nftables', async () => {
+    const without = await outriggerCni('STATUS', { version: '1.1.0', conf: { nativeNftables: true }, hide: [nftPath] });
+    expect(without.json).toMatchObject({ cniVersion: '1.1.0', code: 50, details: expect.stringContaining('nft is not on PATH') });
+    // Without native nftables nft is not needed; with it on a node that has nft, STATUS passes.
+    expect((await outriggerCni('STATUS', { version: '1.1.0', hide: [nftPath] })).exitCode).toBe(0);
+    expect((await outriggerCni('STATUS', { version: '1.1.0', conf: { nativeNftables: true } })).exitCode).toBe(0);
   });
 
   it('GC (1.1.0) has nothing to collect and succeeds', async () => {

@@ -260,6 +260,22 @@ describe('waiting and refusing', () => {
     expect(readFileSync(path, 'utf8')).toBe(fixture('10-flannel.conflist'));
   });
 
+  it('with --native-nftables=true, reports a node without nft (error log, /readyz 503 nft-missing) and is ready once nft is there', async () => {
+    const node = makeNode({ '10-flannel.conflist': fixture('10-flannel.conflist') });
+    const sbin = join(node.root, 'node-sbin');
+    mkdirSync(sbin);
+    const installer = start(node, ['--native-nftables=true', '--host-tool-dirs', sbin]);
+    const error = await installer.waitForLog((l) => l.level >= 50);
+    expect(error.msg).toContain(`nft was not found on this node (looked in ${sbin})`);
+    const port = await installer.statusPort();
+    await waitFor('the plugin entry', () => ours(pluginsOf(node, '10-flannel.conflist'))[0]);
+    expect(ours(pluginsOf(node, '10-flannel.conflist'))[0]).toMatchObject({ nativeNftables: true });
+    expect(await httpGet(port, '/readyz')).toEqual({ status: 503, body: 'nft-missing\n' });
+    writeFileSync(join(sbin, 'nft'), '#!/bin/sh\n', { mode: 0o755 });
+    await waitFor('/readyz 200 once nft is there', async () => (await httpGet(port, '/readyz')).status === 200);
+    expect(await installer.stop()).toBe(0);
+  });
+
   it('exits 2 on bad flags, naming each, and touches nothing', async () => {
     const node = makeNode({ '10-flannel.conflist': fixture('10-flannel.conflist') });
     const before = snapshot(node);

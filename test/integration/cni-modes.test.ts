@@ -2,8 +2,10 @@
  * outrigger-cni with other capture settings in the pod's annotation, through the real chain
  * (bridge + host-local, portmap): DNS capture in CNI mode captures all DNS (the plugin cannot
  * read the pod's resolv.conf), TPROXY inbound gets its policy routing (checked by CHECK, removed
- * by DEL), the backend is chosen per pod namespace (legacy where legacy holds rules), and a
- * runtime that passes annotations means no API call even with a kubeconfig set.
+ * by DEL), both for iptables and native nftables; the iptables backend is chosen per pod namespace
+ * (legacy where legacy holds rules); native nftables comes from the pod's settings, or from the
+ * network config where they do not say; and a runtime that passes annotations means no API call
+ * even with a kubeconfig set.
  */
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -13,12 +15,14 @@ import { type CniNode, createCniNode, defaultSettingsAnnotation, ownRules, requi
 import { startKubeApi, stopAllKubeApis, writeKubeconfig } from '../helpers/kube-api.js';
 import { destroyAllNamespaces, requireRealKernel } from '../helpers/netns.js';
 import { hostPort, probe, startProbe, stopAllProbes } from '../helpers/probes.js';
+import { type CaptureBackend, CaptureBackends } from '../helpers/capture-backends.js';
+import { listRuleset } from '../helpers/nft.js';
 
 const APP = { uid: 1000, gid: 1000 };
 const PROXY = { uid: 1337, gid: 1337 };
 
 beforeAll(() => {
-  requireRealKernel();
+  requireRealKernel(['nft']);
   requireCniPlugins();
 });
 afterEach(() => {
@@ -46,9 +50,9 @@ async function withPod(settings: string, body: (cni: CniNode, result: Record<str
   }
 }
 
-describe('capture settings from the annotation', () => {
+describe.each(CaptureBackends)('capture settings from the annotation ($name)', (backend: CaptureBackend) => {
   it('DNS capture in CNI mode captures DNS to any server over UDP and TCP, but not the proxy\'s own', async () => {
-    await withPod(settingsFor({}, { redirectDns: 'true' }), async (cni) => {
+    await withPod(settingsFor({}, { redirectDns: 'true', ...backend.settings }), async (cni) => {
       await startProbe(cni.pod, { name: 'proxy-dns', udp: ['0.0.0.0:15053'], tcp: ['0.0.0.0:15053'], uid: 1337 });
       await startProbe(cni.node, { name: 'upstream-dns', udp: ['0.0.0.0:53'], tcp: ['0.0.0.0:53'] });
       // The node's address is in no resolv.conf the plugin could have read: all DNS is captured.
@@ -59,11 +63,13 @@ describe('capture settings from the annotation', () => {
   });
 
   it('TPROXY inbound: policy routing is added, CHECK verifies it, DEL removes it', async () => {
-    await withPod(settingsFor({ 'sidecar.istio.io/interceptionMode': 'TPROXY' }), async (cni, result) => {
+    const settings = settingsFor({ 'sidecar.istio.io/interceptionMode': 'TPROXY' }, backend.settings);
+    await withPod(settings, async (cni, result) => {
       const rules = async () => (await cni.pod.run('ip', ['rule', 'show'])).stdout;
       expect(await rules()).toMatch(/fwmark 0x539 lookup 133/);
+      expect((await listRuleset(cni.pod)).includes('chain istio-tproxy')).toBe(backend.name === 'nftables');
       const list = cni.list();
-      const call = cni.call({ annotations: { [SettingsAnnotation]: settingsFor({ 'sidecar.istio.io/interceptionMode': 'TPROXY' }) } });
+      const call = cni.call({ annotations: { [SettingsAnnotation]: settings } });
       const config = JSON.stringify(pluginConfig(list, list.plugins[2]!, call, result));
       expect((await execPlugin(cni.node, 'outrigger-cni', 'CHECK', config, call)).exitCode).toBe(0);
 
@@ -104,6 +110,26 @@ describe('the iptables backend of the pod namespace', () => {
       expect(await cni.pod.save(4, 'legacy')).toContain('-A INPUT -p tcp -m tcp --dport 9 -j ACCEPT');
     } finally {
       cni.destroy();
+    }
+  });
+});
+
+describe('native nftables from the network config', () => {
+  it("applies with nftables for a pod whose settings do not say, and with the pod's choice where they do", async () => {
+    for (const [settings, expected] of [[defaultSettingsAnnotation({ nativeNftables: 'false' }), 'iptables'], [JSON.stringify({ inboundPorts: '*', outboundIpRangesInclude: '*' }), 'nftables']] as const) {
+      const cni = createCniNode();
+      try {
+        const list = cni.list({ nativeNftables: true });
+        const added = await addNetworkList(cni.node, list, cni.call({ annotations: { [SettingsAnnotation]: settings } }));
+        expect(added.outcomes.map((o) => o.exitCode)).toEqual([0, 0, 0]);
+        expect((await cni.pod.save(4)).includes('ISTIO_OUTPUT')).toBe(expected === 'iptables');
+        expect((await listRuleset(cni.pod)).includes('table inet istio-proxy-nat')).toBe(expected === 'nftables');
+        const deleted = await delNetworkList(cni.node, list, cni.call(), added.result);
+        expect(deleted.map((o) => o.exitCode)).toEqual([0, 0, 0]);
+        expect(await ownRules(cni.pod)).toBe('');
+      } finally {
+        cni.destroy();
+      }
     }
   });
 });

@@ -68,11 +68,12 @@ beforeAll(async () => {
   const pod = daemonSet.spec.template.spec;
   const container = pod.containers[0];
   const hostPath = (name: string): string => (pod.volumes as { name: string; hostPath?: { path: string } }[]).find((v) => v.name === name)?.hostPath?.path ?? '';
-  const nodePaths: Record<string, string> = { '/opt/cni/bin': env.setup.nodeBinDir, '/etc/cni/net.d': env.setup.confDir };
+  const nodePaths: Record<string, string> = { '/opt/cni/bin': env.setup.nodeBinDir, '/etc/cni/net.d': env.setup.confDir, '/usr/sbin': '/usr/sbin' };
   const mounts: string[] = [];
-  for (const mount of container.volumeMounts as { name: string; mountPath: string }[]) {
+  for (const mount of container.volumeMounts as { name: string; mountPath: string; readOnly?: boolean }[]) {
     const path = hostPath(mount.name);
-    if (path) mounts.push('-v', `${nodePaths[path] ?? ''}:${mount.mountPath}`);
+    if (path && !nodePaths[path]) throw new Error(`no node path for the DaemonSet's host path ${path}`);
+    if (path) mounts.push('-v', `${nodePaths[path]}:${mount.mountPath}${mount.readOnly ? ':ro' : ''}`);
     else mounts.push('--tmpfs', `${mount.mountPath}:size=16m`);
   }
   const sc = container.securityContext;

@@ -5,25 +5,26 @@
 // io.kubernetes.cri.pod-annotations). So this network's conflist carries the injected pod's
 // annotations as a static runtimeConfig (libcni passes it through), and a three-line shim adds
 // K8S_POD_NAMESPACE and K8S_POD_NAME before running the real plugin. Everything else (ADD with
-// prevResult, capture in the pod's namespace, proxy-validation, DEL at removal) is real.
-// Needs root and podman; fails with the reason otherwise.
+// prevResult, capture in the pod's namespace, proxy-validation, DEL at removal) is real. Runs for
+// both capture backends (the injector config's capture.nativeNftables reaches the plugin through the
+// pod's capture-settings annotation). Needs root and podman; fails with the reason otherwise.
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { Cli, connectFrom as connectIn, type E2eEnvironment, E2eFixtures, expectCapturedOutbound, expectCapturedOverIpv6, startE2eEnvironment } from '../helpers/e2e-environment.js';
+import { Cli, connectFrom as connectIn, type E2eEnvironment, E2eFixtures, expectCapturedOutbound, expectCapturedOverIpv6, injectorConfigFor, startE2eEnvironment } from '../helpers/e2e-environment.js';
 import { podFromInjectedWorkload, type PodmanPod } from '../helpers/pod-for-podman.js';
-import { containerNames, playKube, podIp, podIptables, podman, runOk } from '../helpers/podman.js';
+import { containerNames, playKube, podIp, podIptables, podman, podNftables, runOk } from '../helpers/podman.js';
+import { type CaptureBackend, CaptureBackends } from '../helpers/capture-backends.js';
 
-let env: E2eEnvironment;
-let webCni = '';
-let webNoCni = '';
-let peer = '';
-const connectFrom = (container: string, host: string, port: number) => connectIn(env.setup, container, host, port);
+describe.each(CaptureBackends)('CNI mode: outrigger-cni chained in podman, proxy-validation instead of proxy-init ($name)', (backend: CaptureBackend) => {
+  let env: E2eEnvironment;
+  let webCni = '';
+  let webNoCni = '';
+  let peer = '';
+  const connectFrom = (container: string, host: string, port: number) => connectIn(env.setup, container, host, port);
+  afterAll(() => env?.stop());
 
-afterAll(() => env?.stop());
-
-describe('CNI mode: outrigger-cni chained in podman, proxy-validation instead of proxy-init', () => {
   let cniPod: PodmanPod;
   let cniInjected = '';
   const pluginLog = () => join(env.dir, 'outrigger-cni.log');
@@ -36,7 +37,8 @@ describe('CNI mode: outrigger-cni chained in podman, proxy-validation instead of
     env.track(webCni);
     env.track(webNoCni);
     const setup = env.setup;
-    cniInjected = runOk(process.execPath, [Cli, 'inject', '-f', `${E2eFixtures}/web-deployment.yaml`, '--config-file', `${E2eFixtures}/injector-config-cni.yaml`]);
+    const config = injectorConfigFor(env.dir, 'injector-config-cni.yaml', backend.name === 'nftables');
+    cniInjected = runOk(process.execPath, [Cli, 'inject', '-f', `${E2eFixtures}/web-deployment.yaml`, '--config-file', config]);
     cniPod = podFromInjectedWorkload(cniInjected, webCni);
     const annotations = (parseYaml(cniInjected) as { spec: { template: { metadata: { annotations: Record<string, string> } } } }).spec.template.metadata.annotations;
     // The shim takes the plugin's name in the test's plugin directory; the real executable stays in dist/.
@@ -64,7 +66,11 @@ describe('CNI mode: outrigger-cni chained in podman, proxy-validation instead of
     expect(log).toMatch(/"source":"runtime".*capture applied|capture applied.*"source":"runtime"/);
     // proxy-validation exits 126 when capture is missing; podman removes init containers that succeeded.
     expect(containerNames(env.setup, webCni).filter((n) => !n.endsWith('-infra'))).toEqual([`${webCni}-app`, `${webCni}-proxy`]);
-    expect(podIptables(env.setup, webCni)).toMatch(/outrigger\/to-outbound-listener" -j REDIRECT --to-ports 15001/);
+    if (backend.name === 'iptables') expect(podIptables(env.setup, webCni)).toMatch(/outrigger\/to-outbound-listener" -j REDIRECT --to-ports 15001/);
+    else {
+      expect(podNftables(env.setup, webCni)).toMatch(/redirect to :15001 comment "outrigger\/to-outbound-listener"/);
+      expect(podIptables(env.setup, webCni)).not.toContain('ISTIO');
+    }
   });
 
   it("captures the app's traffic into the proxy, lets the proxy's own go direct, captures inbound", () => {
@@ -78,7 +84,7 @@ describe('CNI mode: outrigger-cni chained in podman, proxy-validation instead of
   });
 
   it('captures IPv6 as well on the dual-stack network: the plugin planned ip6tables from prevResult', () => {
-    expectCapturedOverIpv6(env.setup, webCni, peer, 'web');
+    expectCapturedOverIpv6(env.setup, webCni, peer, 'web', backend.name);
   });
 
   it('without the plugin (the plain network), proxy-validation refuses: exit 126, the app never starts', () => {

@@ -7,7 +7,8 @@
  * is captured when the status port is elsewhere; a pod's excludeInboundPorts replaces the
  * mesh-wide list). In CNI mode, the proxy-validation command (as the
  * proxy's user, no capabilities) fails before capture exists and passes once the rules the
- * capture-settings annotation describes are applied.
+ * capture-settings annotation describes are applied. Both backends: with the injector config's
+ * capture.nativeNftables, proxy-init's args carry --native-nftables and capture lands in nftables.
  * Stand-ins: probe-server.py plays Envoy (as the proxy container's user) and the apps.
  */
 
@@ -20,11 +21,17 @@ import { reviewPod } from '../../injector/mutation/review-pod.js';
 import { createPodPair, destroyAllNamespaces, type Namespace, type PodPair, requireRealKernel, type RunResult } from '../helpers/netns.js';
 import { cliForAnyUser, cliPath } from '../helpers/outrigger-cli.js';
 import { hostPort, probe, startProbe, stopAllProbes } from '../helpers/probes.js';
+import { type CaptureBackend, CaptureBackends } from '../helpers/capture-backends.js';
+import { listRuleset } from '../helpers/nft.js';
+
+/** The injector configuration that selects a backend (the default one for iptables). */
+const configFor = (backend: CaptureBackend, extra = ''): InjectorConfig =>
+  backend.name === 'nftables' || extra ? parseInjectorConfig(`${extra}${backend.name === 'nftables' ? 'capture:\n  nativeNftables: true\n' : ''}`, 'injector.yaml') : DefaultInjectorConfig;
 
 type Obj = Record<string, any>;
 const APP = { uid: 1000, gid: 1000 };
 
-beforeAll(() => requireRealKernel());
+beforeAll(() => requireRealKernel(['nft']));
 afterEach(() => stopAllProbes());
 afterAll(() => destroyAllNamespaces());
 
@@ -71,16 +78,18 @@ async function startProxy(pair: PodPair, injected: Injected): Promise<void> {
   await startProbe(pair.pod, { name: 'proxy-inbound', tcp: [`0.0.0.0:${inbound}`, `[::]:${inbound}`], uid });
 }
 
-describe('an injected pod on the real kernel', () => {
-  const injected = inject({});
+describe.each(CaptureBackends)('an injected pod on the real kernel ($name)', (backend: CaptureBackend) => {
+  const injected = inject({}, configFor(backend));
   let pair: PodPair;
 
   beforeAll(async () => {
     pair = createPodPair();
     expect(injected.first.name).toBe('proxy-init');
+    expect((injected.first.args ?? []).includes('--native-nftables')).toBe(backend.name === 'nftables');
     const result = await runContainer(pair.pod, injected.first);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stderr).not.toMatch(/"level":(40|50|60)/);
+    expect((await listRuleset(pair.pod)).includes('table inet istio-proxy-nat')).toBe(backend.name === 'nftables');
   });
   afterAll(() => pair.destroy());
 
@@ -154,11 +163,11 @@ describe('inbound exclusions with Istio\'s arithmetic on the real kernel', () =>
   });
 });
 
-describe('CNI mode on the real kernel', () => {
+describe.each(CaptureBackends)('CNI mode on the real kernel ($name)', (backend: CaptureBackend) => {
   it('proxy-validation fails without capture and passes once the annotated settings are applied', async () => {
     const pair = createPodPair();
     try {
-      const injected = inject({}, parseInjectorConfig('cniMode: true\n', 'cni.yaml'));
+      const injected = inject({}, configFor(backend, 'cniMode: true\n'));
       expect(injected.first.name).toBe('proxy-validation');
       expect(injected.first.securityContext).toMatchObject({ runAsUser: 1337, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
       expect(injected.first.securityContext?.capabilities?.add).toBeUndefined();
@@ -171,6 +180,7 @@ describe('CNI mode on the real kernel', () => {
       const applied = await pair.pod.run(process.execPath, [cliPath, 'init', ...apply.args], { env: { ...apply.env, PATH: process.env.PATH ?? '' } });
       expect(applied.exitCode, applied.stderr).toBe(0);
 
+      expect((await listRuleset(pair.pod)).includes('table inet istio-proxy-nat')).toBe(backend.name === 'nftables');
       const after = await runContainer(pair.pod, injected.first);
       expect(after.exitCode, after.stderr).toBe(0);
     } finally {

@@ -1,15 +1,20 @@
 /**
- * Property (fast-check) on the real kernel, for the nft and the legacy iptables backends: for
- * random valid `outrigger init` inputs (istio-iptables flags and environment, a resolv.conf,
- * with or without a global IPv6 address; see test/helpers/init-input-arbitraries.ts), parsed by
- * the real `parseInitFlags`, with host facts from the real `gatherHostFacts`:
+ * Property (fast-check) on the real kernel, for the nft and the legacy iptables backends and for
+ * native nftables (--native-nftables): for random valid `outrigger init` inputs (istio-iptables
+ * flags and environment, a resolv.conf, with or without a global IPv6 address; see
+ * test/helpers/init-input-arbitraries.ts), parsed by the real `parseInitFlags`, with host facts
+ * from the real `gatherHostFacts`:
  *   1. the applier (applyCapture, through a command runner that enters a fresh namespace) gets
- *      every planned rule accepted by iptables-restore, IPv4 and IPv6;
+ *      every planned rule accepted by iptables-restore, IPv4 and IPv6 (or by one `nft -f`);
  *   2. iptables-save then shows, per family, table and chain and in order, exactly the plan's
  *      rules (spelled as the kernel spells them: test/helpers/canonical-rule.ts) added to what
- *      another tool had put there before, and verifyCapture agrees the plan is in place;
+ *      another tool had put there before, and verifyCapture agrees the plan is in place. With
+ *      nftables, our tables list exactly as the planned script does loaded alone into a scratch
+ *      namespace (every planned rule present, per chain and in order), and the other tool's
+ *      iptables rules are untouched;
  *   3. cleanupCapture then leaves every table, chain, policy-routing rule, route and address as
- *      it was before the apply: none of outrigger's chains or rules remain, the other tool's stay.
+ *      it was before the apply: none of outrigger's chains, tables or rules remain, the other
+ *      tool's stay.
  * A failure prints fast-check's seed, path and shrunk counterexample, and names each chain that
  * differs. OUTRIGGER_PROPERTY_SEED / _PATH replay a failure; OUTRIGGER_PROPERTY_RUNS changes the
  * number of runs (default 40 per backend, a few seconds each backend).
@@ -29,14 +34,18 @@ import type { CaptureConfig, HostFacts } from '../../capture/capture-config.js';
 import { planCapture } from '../../capture/plan-capture.js';
 import { MaxOwnerGroupsInclude } from '../../capture/plan-outbound.js';
 import { renderRestore } from '../../capture/render-restore.js';
+import { nftLayout, renderNftApply } from '../../capture/render-nft.js';
 import { parseInitFlags } from '../../init/parse-init-flags.js';
 import { hostOwners } from '../helpers/canonical-rule.js';
 import { initInput, type InitInput } from '../helpers/init-input-arbitraries.js';
 import { type ChainState, chainStateFromSave, chainStateWithPlan, describeChainDifferences } from '../helpers/kernel-chains.js';
 import { createNamespace, destroyAllNamespaces, requireRealKernel } from '../helpers/netns.js';
 
-const Backends = ['nft', 'legacy'] as const;
+/** The iptables backends (forced with --iptables-backend) and native nftables. */
+const Backends = ['nft', 'legacy', 'nftables'] as const;
 type Backend = (typeof Backends)[number];
+/** The iptables binaries a backend's rules (and the other tool's) are read with. */
+const iptablesOf = (backend: Backend): 'nft' | 'legacy' => (backend === 'legacy' ? 'legacy' : 'nft');
 const Families = [4, 6] as const;
 
 const owners = hostOwners();
@@ -48,10 +57,10 @@ const replay = process.env.OUTRIGGER_PROPERTY_SEED === undefined
   ? {}
   : { seed: Number(process.env.OUTRIGGER_PROPERTY_SEED), ...(process.env.OUTRIGGER_PROPERTY_PATH ? { path: process.env.OUTRIGGER_PROPERTY_PATH } : {}) };
 
-const saveBinary = (family: 4 | 6, backend: Backend, action: 'save' | 'restore'): string => `${family === 4 ? 'iptables' : 'ip6tables'}-${backend}-${action}`;
+const saveBinary = (family: 4 | 6, backend: Backend, action: 'save' | 'restore'): string => `${family === 4 ? 'iptables' : 'ip6tables'}-${iptablesOf(backend)}-${action}`;
 
 beforeAll(async () => {
-  requireRealKernel(Backends.flatMap((b) => Families.flatMap((f) => [saveBinary(f, b, 'save'), saveBinary(f, b, 'restore')])));
+  requireRealKernel(['nft', ...Backends.flatMap((b) => Families.flatMap((f) => [saveBinary(f, b, 'save'), saveBinary(f, b, 'restore')]))]);
   dir = mkdtempSync(join(tmpdir(), 'or-plan-prop-'));
   resolvConfPath = join(dir, 'resolv.conf');
   await requireCaptureFeatures();
@@ -73,7 +82,7 @@ async function requireCaptureFeatures(): Promise<void> {
   const plan = planCapture(parsed.capture, { ipv6: true, dnsServersV4: ['10.96.0.10'], dnsServersV6: ['fd00::10'] });
   const ns = createNamespace('or-prop');
   try {
-    for (const backend of Backends) {
+    for (const backend of ['nft', 'legacy'] as const) {
       for (const familyPlan of [plan.ipv4, plan.ipv6!]) {
         const result = await ns.run(saveBinary(familyPlan.family, backend, 'restore'), ['--noflush'], { input: renderRestore(familyPlan) });
         if (result.exitCode !== 0) {
@@ -81,6 +90,9 @@ async function requireCaptureFeatures(): Promise<void> {
         }
       }
     }
+    const script = renderNftApply(nftLayout(plan.rules, plan.families));
+    const loaded = await ns.run('nft', ['-f', '-'], { input: script });
+    if (loaded.exitCode !== 0) throw new Error(`the kernel or nft cannot load what capture needs (inet nat/filter/route chains, tproxy, ct zone, ct mark, socket owner): ${loaded.stderr.trim()}`);
   } finally {
     ns.destroy();
   }
@@ -94,10 +106,16 @@ const ForeignRules: Readonly<Record<string, { readonly table: string; readonly l
   mangleOutput: { table: 'mangle', lines: ['-A OUTPUT -p tcp --sport 9 -j ACCEPT'] },
   rawOutput: { table: 'raw', lines: ['-A OUTPUT -p udp --dport 9 -j ACCEPT'] },
 };
-const foreignRules = fc.subarray(Object.keys(ForeignRules));
+/** Another tool's own nftables table (hooked at output), present before outrigger runs. */
+const ForeignNftTable = 'table inet other-tool {\n chain out {\n  type filter hook output priority 0; policy accept;\n  udp dport 9 counter accept\n }\n}\n';
+const foreignRules = fc.subarray([...Object.keys(ForeignRules), 'nftTable']);
 
 async function addForeignRules(runner: CommandRunner, backend: Backend, names: readonly string[]): Promise<void> {
-  if (names.length === 0) return;
+  if (names.includes('nftTable')) {
+    const result = await runner.run('nft', ['-f', '-'], { input: ForeignNftTable });
+    if (result.exitCode !== 0) throw new Error(`adding the other tool's nftables table failed: ${result.stderr}`);
+  }
+  if (names.filter((n) => n !== 'nftTable').length === 0) return;
   const tables = new Map<string, string[]>();
   for (const name of names) {
     const rule = ForeignRules[name];
@@ -113,6 +131,8 @@ async function addForeignRules(runner: CommandRunner, backend: Backend, names: r
 interface KernelState {
   readonly rules: Readonly<Record<4 | 6, ChainState>>;
   readonly rawSave: Readonly<Record<4 | 6, string>>;
+  /** nftables tables not managed by iptables-nft (ours among them), counter values left out. */
+  readonly nftables: string;
   /** Policy-routing rules, routes of every table and lo's addresses, both families. */
   readonly routing: string;
 }
@@ -127,7 +147,26 @@ async function kernelState(runner: CommandRunner, backend: Backend): Promise<Ker
     rules[family] = chainStateFromSave(saved.stdout, { family, owners });
   }
   const routing = await runner.run('sh', ['-c', 'ip -4 rule; ip -6 rule; ip -4 route show table all; ip -6 route show table all; ip -6 addr show dev lo']);
-  return { rules, rawSave, routing: routing.stdout.replace(/valid_lft.*\n/g, '') };
+  const listed = await runner.run('nft', ['list', 'ruleset']);
+  if (listed.exitCode !== 0) throw new Error(`nft list ruleset failed: ${listed.stderr}`);
+  return { rules, rawSave, nftables: nativeTables(listed.stdout), routing: routing.stdout.replace(/valid_lft.*\n/g, '') };
+}
+
+/** The nftables tables iptables-nft does not manage (those are in iptables-save), counter values left out. */
+function nativeTables(listing: string): string {
+  return listing.split(/(?=^table )/m).filter((b) => /^table (inet|bridge|netdev|arp) /.test(b)).map((b) => b.trimEnd()).sort().join('\n').replace(/packets \d+ bytes \d+/g, '');
+}
+
+/** What our tables list as when the planned script is loaded alone into a scratch namespace. */
+async function plannedListing(script: string): Promise<string> {
+  const scratch = createNamespace('or-prop');
+  try {
+    const loaded = await scratch.run('nft', ['-f', '-'], { input: script });
+    if (loaded.exitCode !== 0) throw new Error(`the planned script does not load alone: ${loaded.stderr}`);
+    return nativeTables((await scratch.run('nft', ['list', 'ruleset'])).stdout);
+  } finally {
+    scratch.destroy();
+  }
 }
 
 /** Which unusual corners a run reached; the test checks the generator reaches each of them. */
@@ -172,7 +211,8 @@ async function roundTrip(input: InitInput, foreign: readonly string[], backend: 
     writeFileSync(resolvConfPath, input.resolvConf);
 
     // The user-facing entry point: flags and environment through the real parser.
-    const parsed = parseInitFlags([...input.argv, '--resolv-conf', resolvConfPath, '--iptables-backend', backend, '--network-namespace', ns.path], input.env);
+    const backendArgs = backend === 'nftables' ? ['--native-nftables'] : ['--iptables-backend', backend];
+    const parsed = parseInitFlags([...input.argv, '--resolv-conf', resolvConfPath, ...backendArgs, '--network-namespace', ns.path], input.env);
     if (parsed.kind !== 'run') throw new Error('unexpected --help');
     const { capture: config, options } = parsed;
     expect(options.networkNamespace).toBe(ns.path);
@@ -190,11 +230,17 @@ async function roundTrip(input: InitInput, foreign: readonly string[], backend: 
 
     // 2. Back from the kernel exactly as planned, chain by chain, after the other tool's rules.
     const applied = await kernelState(runner, backend);
+    const native = backend === 'nftables';
     const differences = Families.flatMap((family) => {
       const plan = family === 4 ? report.plan.ipv4 : report.plan.ipv6;
-      const expected = chainStateWithPlan(before.rules[family], plan, { family, owners });
+      const expected = chainStateWithPlan(before.rules[family], native ? null : plan, { family, owners });
       return describeChainDifferences(`IPv${family}`, expected, applied.rules[family]);
     });
+    if (native) {
+      const expected = [before.nftables, await plannedListing(renderNftApply(nftLayout(report.plan.rules, report.plan.families)))].filter(Boolean).join('\n');
+      const sorted = (text: string) => text.split(/(?=^table )/m).map((b) => b.trimEnd()).sort().join('\n');
+      if (sorted(applied.nftables) !== sorted(expected)) differences.push(`nftables differ:\n--- planned\n${sorted(expected)}\n--- kernel\n${sorted(applied.nftables)}`);
+    }
     if (differences.length > 0) fail('the kernel holds other rules than planned:', differences);
     const notInPlace = await verifyCapture({ config, facts, runner, backend: options.backend, inOwnNamespace: false });
     if (notInPlace.length > 0) fail('verifyCapture does not find the plan it just applied:', notInPlace);
@@ -206,6 +252,7 @@ async function roundTrip(input: InitInput, foreign: readonly string[], backend: 
       ...describeChainDifferences(`IPv${family}`, before.rules[family], cleaned.rules[family], { expected: 'before apply', actual: 'after cleanup' }),
       ...cleaned.rawSave[family].split('\n').filter((line) => /ISTIO_|outrigger\//.test(line)).map((line) => `IPv${family} left behind: ${line}`),
     ]);
+    if (cleaned.nftables !== before.nftables) leftovers.push(`nftables tables differ:\n--- before apply\n${before.nftables}\n--- after cleanup\n${cleaned.nftables}`);
     if (cleaned.routing !== before.routing) leftovers.push(`routing or lo addresses differ:\n--- before apply\n${before.routing}\n--- after cleanup\n${cleaned.routing}`);
     if (leftovers.length > 0) fail('cleanup did not restore the state before the apply:', leftovers);
   } finally {
@@ -227,6 +274,12 @@ describe.each(Backends)('fixed regression cases on the real kernel, %s backend',
     const input: InitInput = { argv: ['-i', '*', '-b', '*', '--ipv6', 'true'], env: { ISTIO_OUTBOUND_OWNER_GROUPS: groups }, resolvConf: '', globalIpv6: false };
     await roundTrip(input, ['natOutput'], backend, new Map());
     expect(() => parseInitFlags(['--ipv6', 'true'], { ISTIO_OUTBOUND_OWNER_GROUPS: `${groups},4242` })).toThrow(/at most 48 fit in the one iptables rule/);
+  });
+
+  it('applies and cleans up DNS capture of a nameserver spelled in a way nft does not read (0:0:0:0:0:0:0.0.0.0)', async () => {
+    // Found by the property: nft refused `ip6 daddr 0:0:0:0:0:0:0.0.0.0/128`; nameservers are now planned in canonical spelling.
+    const input: InitInput = { argv: ['--proxy-uid', 'root', '--redirect-dns', '--ipv6', 'true'], env: { ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE: 'root' }, resolvConf: 'nameserver 0:0:0:0:0:0:0.0.0.0\nnameserver 010.000.000.001\n', globalIpv6: false };
+    await roundTrip(input, [], backend, new Map());
   });
 });
 

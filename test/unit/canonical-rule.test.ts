@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { type CanonicalOptions, canonicalRule, canonicalSaveLine } from '../helpers/canonical-rule.js';
 import { chainStateFromSave, chainStateWithPlan, describeChainDifferences } from '../helpers/kernel-chains.js';
 import { tokenize } from '../helpers/restore-document.js';
+import { iif, RETURN } from '../../capture/match-terms.js';
 
 const owners = { uid: (n: string) => ({ games: 5, root: 0 })[n], gid: (n: string) => ({ games: 60, root: 0 })[n] };
 const v4: CanonicalOptions = { family: 4, owners };
@@ -86,20 +87,20 @@ describe('chain states', () => {
     const plan = {
       family: 4 as const,
       rules: [
-        { table: 'nat' as const, chain: 'PREROUTING', spec: ['-i', 'vm0', '-j', 'RETURN'], purpose: 'a' },
-        { table: 'nat' as const, chain: 'PREROUTING', insertAt: 1, spec: ['-i', 'vm1', '-j', 'RETURN'], purpose: 'b' },
+        { table: 'nat' as const, chain: 'PREROUTING' as const, match: [iif('vm0')], action: RETURN, purpose: 'exclude-interface' as const },
+        { table: 'nat' as const, chain: 'PREROUTING' as const, insertAt: 1, match: [iif('vm1')], action: RETURN, purpose: 'kubevirt-not-inbound' as const },
       ],
     };
     expect(chainStateWithPlan(before, plan, v4).get('nat')?.get('PREROUTING')).toEqual([
-      '-i vm1 -m comment --comment "outrigger/b" -j RETURN',
+      '-i vm1 -m comment --comment "outrigger/kubevirt-not-inbound" -j RETURN',
       '-p tcp -m tcp --dport 9 -j RETURN',
-      '-i vm0 -m comment --comment "outrigger/a" -j RETURN',
+      '-i vm0 -m comment --comment "outrigger/exclude-interface" -j RETURN',
     ]);
     expect(() => chainStateWithPlan(before, { family: 4, rules: [{ ...plan.rules[1]!, insertAt: 3 }] }, v4)).toThrow(/position 3/);
   });
 
   it('names the chain that differs, with both versions', () => {
-    const after = chainStateWithPlan(before, { family: 4, rules: [{ table: 'nat', chain: 'OUTPUT', spec: ['-j', 'RETURN'], purpose: 'x' }] }, v4);
+    const after = chainStateWithPlan(before, { family: 4, rules: [{ table: 'nat', chain: 'OUTPUT', match: [], action: RETURN, purpose: 'localhost' }] }, v4);
     expect(describeChainDifferences('IPv4', before, before)).toEqual([]);
     const [difference, ...more] = describeChainDifferences('IPv4', after, before);
     expect(more).toEqual([]);

@@ -10,6 +10,10 @@ import { OutriggerError } from '../../common/errors.js';
 import { CaptureSettingsAnnotation } from '../../capture/pod-annotations.js';
 import { parseInstallFlags } from '../../cni-plugin/install/install-options.js';
 import { pluginEntry } from '../../cni-plugin/install/plugin-entry.js';
+import { findNodeTool } from '../../cni-plugin/install/node-tools.js';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { renderKubeconfig } from '../../cni-plugin/install/render-kubeconfig.js';
 import { cgroupNamesPod } from '../../cni-plugin/repair/find-pod-netns.js';
 import { decideRepair, type Pod, SkipReasons } from '../../cni-plugin/repair/repair-decisions.js';
@@ -40,7 +44,15 @@ describe('install flags', () => {
       excludeNamespaces: ['kube-system', 'outrigger'], repairMode: 'delete', nodeName: 'worker-1', metricsPort: 15014,
       tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token', hostProc: '/host/proc', apiServer: 'https://10.96.0.1:443',
       resyncMs: 30_000, repairIntervalMs: 10_000, logLevel: 'info', pluginLogLevel: 'info',
+      nativeNftables: false, hostToolDirs: ['/host/usr/sbin'],
     });
+  });
+
+  it('--native-nftables is true or false, and puts nativeNftables in the plugin entry', () => {
+    expect(options(['--native-nftables=true']).nativeNftables).toBe(true);
+    expect(pluginEntry(options(['--native-nftables=true']))).toMatchObject({ nativeNftables: true });
+    expect(pluginEntry(options([]))).not.toHaveProperty('nativeNftables');
+    expect(problems(['--native-nftables=yes', '--host-tool-dirs', 'usr/sbin'])).toEqual(['--native-nftables=yes', '--host-tool-dirs=usr/sbin']);
   });
 
   it('brackets an IPv6 service host', () => {
@@ -77,6 +89,21 @@ describe('plugin entry', () => {
       type: 'outrigger-cni', logLevel: 'debug', kubeconfig: '/etc/cni/net.d/ZZZ-outrigger-cni-kubeconfig',
       excludeNamespaces: ['kube-system'], capabilities: { 'io.kubernetes.cri.pod-annotations': true },
     });
+  });
+});
+
+describe('node tools', () => {
+  it('finds an executable nft in the mounted sbin directories, and nothing where there is none', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'or-sbin-'));
+    try {
+      expect(findNodeTool('nft', [dir])).toEqual([]);
+      writeFileSync(join(dir, 'nft'), '#!/bin/sh\n');
+      expect(findNodeTool('nft', [dir])).toEqual([]); // not executable
+      chmodSync(join(dir, 'nft'), 0o755);
+      expect(findNodeTool('nft', ['/nonexistent', dir])).toEqual([dir]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -60,7 +60,8 @@ describe('network config', () => {
 
   it('fills defaults and reads the runtime annotations', () => {
     const conf = parseNetConf({ ...base, runtimeConfig: { 'io.kubernetes.cri.pod-annotations': { a: 'b' } }, capabilities: { x: true } });
-    expect(conf).toMatchObject({ excludeNamespaces: ['kube-system'], kubeconfig: null, apiTimeoutSeconds: 10, iptablesBackend: 'auto', logLevel: 'info', logFile: null, podAnnotations: { a: 'b' } });
+    expect(conf).toMatchObject({ excludeNamespaces: ['kube-system'], kubeconfig: null, apiTimeoutSeconds: 10, iptablesBackend: 'auto', nativeNftables: false, logLevel: 'info', logFile: null, podAnnotations: { a: 'b' } });
+    expect(parseNetConf({ ...base, nativeNftables: true }).nativeNftables).toBe(true);
     expect(parseNetConf(base).podAnnotations).toBeNull();
   });
 
@@ -75,12 +76,13 @@ describe('network config', () => {
           kubeconfig: 'relative/path',
           apiTimeoutSeconds: 0,
           iptablesBackend: 'ebpf',
+          nativeNftables: 'yes',
           logLevel: 'loud',
           logFile: 3,
           runtimeConfig: { 'io.kubernetes.cri.pod-annotations': { ok: 'x', bad: 1 } },
         }),
       ),
-    ).toEqual(['name', 'type', 'excludeNamespaces', 'kubeconfig', 'apiTimeoutSeconds', 'iptablesBackend', 'logLevel', 'logFile', 'runtimeConfig.io.kubernetes.cri.pod-annotations.bad']);
+    ).toEqual(['name', 'type', 'excludeNamespaces', 'kubeconfig', 'apiTimeoutSeconds', 'iptablesBackend', 'nativeNftables', 'logLevel', 'logFile', 'runtimeConfig.io.kubernetes.cri.pod-annotations.bad']);
   });
 
   it('reads the pod from CNI_ARGS', () => {
@@ -93,6 +95,13 @@ describe('capture settings in CNI mode', () => {
   it('captures all DNS when DNS capture is asked for (the plugin cannot read resolv.conf)', () => {
     expect(configFromSettingsAnnotation('{"redirectDns":"true"}')).toMatchObject({ redirectDns: true, captureAllDns: true });
     expect(configFromSettingsAnnotation('{"redirectDns":"false"}')).toMatchObject({ redirectDns: false, captureAllDns: false });
+  });
+
+  it("chooses native nftables from the pod's settings, and from the network config only where they do not say", () => {
+    expect(configFromSettingsAnnotation('{"nativeNftables":"true"}').nativeNftables).toBe(true);
+    expect(configFromSettingsAnnotation('{"nativeNftables":"false"}', true).nativeNftables).toBe(false);
+    expect(configFromSettingsAnnotation('{}', true).nativeNftables).toBe(true);
+    expect(configFromSettingsAnnotation('{}').nativeNftables).toBe(false);
   });
 
   it('names each bad setting with the annotation as its source', () => {

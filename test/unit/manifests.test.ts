@@ -204,12 +204,14 @@ describe('overlay differences', () => {
     expect(pod.hostNetwork).toBe(true);
     expect(pod.priorityClassName).toBe('system-node-critical');
     expect(pod.tolerations).toEqual(expect.arrayContaining([{ operator: 'Exists', effect: 'NoSchedule' }, { operator: 'Exists', effect: 'NoExecute' }]));
-    expect(pod.volumes.map((v: { hostPath?: { path: string } }) => v.hostPath?.path).filter(Boolean).sort()).toEqual(['/etc/cni/net.d', '/opt/cni/bin']);
+    expect(pod.volumes.map((v: { hostPath?: { path: string } }) => v.hostPath?.path).filter(Boolean).sort()).toEqual(['/etc/cni/net.d', '/opt/cni/bin', '/usr/sbin']);
     const [container] = pod.containers;
     expect(container.args).toEqual(['cni', 'install', '--cni-bin-dir=/host/opt/cni/bin', '--cni-conf-dir=/host/etc/cni/net.d', '--plugin-binary=/opt/outrigger/bin/outrigger-cni', '--exclude-namespaces=kube-system,outrigger', '--repair-mode=delete', '--metrics-port=15014']);
     expect(container.env).toContainEqual({ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
     expect(container.securityContext).toMatchObject({ privileged: false, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
     expect(container.securityContext.capabilities.add).toBeUndefined();
+    // The node's /usr/sbin only to look for nft (--native-nftables=true), never writable.
+    expect(container.volumeMounts.find((m: { name: string }) => m.name === 'node-sbin')).toEqual({ name: 'node-sbin', mountPath: '/host/usr/sbin', readOnly: true });
     expect(find('cni', 'ClusterRole', 'outrigger-cni').rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'delete'] }]);
     expect(ds.spec.updateStrategy.rollingUpdate).toEqual({ maxUnavailable: 1, maxSurge: 0 });
     expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http-metrics', scheme: 'HTTP' });
