@@ -10,8 +10,6 @@
 import { readFile } from 'node:fs/promises';
 import { ErrorCodes, isOutriggerError } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/log.js';
-import { createKubeApi } from '../repair/kube-api.js';
-import { RepairLoop } from '../repair/repair-loop.js';
 import { createInstallerMetrics } from '../repair/repair-metrics.js';
 import { type ApiEndpoint, inClusterEndpoint, kubeconfigEndpoint } from './api-endpoint.js';
 import { BinaryKeeper } from './binary-keeper.js';
@@ -103,13 +101,14 @@ export async function runInstall(argv: readonly string[], env: NodeJS.ProcessEnv
     }));
     log.info({ port: status.port }, 'serving /readyz and /metrics');
     if (options.repairMode !== 'off') {
-      const loop = new RepairLoop({
+      // The Kubernetes client is loaded here, only when the repair loop runs.
+      const { startRepair } = await import('../repair/start-repair.js');
+      const repair = startRepair({
         mode: options.repairMode, nodeName: options.nodeName, excludeNamespaces: options.excludeNamespaces, hostProc: options.hostProc,
-        intervalMs: options.repairIntervalMs, api: createKubeApi(endpoint), metrics, log: log.child({ part: 'repair' }),
+        intervalMs: options.repairIntervalMs, endpoint, metrics, log: log.child({ part: 'repair' }),
         installedAt: () => (keeper.state === 'installed' ? installedAt : undefined),
       });
-      cleanup.push(() => loop.stop());
-      loop.start();
+      cleanup.push(() => repair.stop());
     }
 
     const signal = await stop;
