@@ -210,7 +210,7 @@ describe('overlay differences', () => {
     expect(container.env).toContainEqual({ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
     expect(container.securityContext).toMatchObject({ privileged: false, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
     expect(container.securityContext.capabilities.add).toBeUndefined();
-    expect(find('cni', 'ClusterRole', 'outrigger-cni').rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'delete'] }]);
+    expect(find('cni', 'ClusterRole', 'outrigger-cni').rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'delete'] }]);
     expect(ds.spec.updateStrategy.rollingUpdate).toEqual({ maxUnavailable: 1, maxSurge: 0 });
     expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http-metrics', scheme: 'HTTP' });
     const config = parseYaml(find('cni', 'ConfigMap', 'outrigger-injector').data['config.yaml']) as { cniMode: boolean };
