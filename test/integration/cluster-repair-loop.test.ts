@@ -32,6 +32,8 @@ let cluster: Cluster;
 let layout: NodeLayout;
 let installer: InstallerProcess;
 let startedAt = 0;
+/** The ReplicaSet's first pod, the one that escaped capture. */
+let escaped: StoredPod;
 
 function pod(name: string): StoredPod {
   return JSON.parse(cluster.kubectlOk(['get', 'pod', name, '-n', ns, '-o', 'json'])) as StoredPod;
@@ -83,10 +85,13 @@ beforeAll(async () => {
     return pods.length === 1 ? pods : undefined;
   }, 300);
   // Injected for CNI mode: the capture settings annotation and proxy-validation, no proxy-init.
-  expect(web?.metadata.annotations?.['outrigger.dev/capture-settings']).toBeTruthy();
-  expect(web?.spec.initContainers?.map((c) => c.name)).toContain('proxy-validation');
-  expect(web?.spec.initContainers?.map((c) => c.name)).not.toContain('proxy-init');
-  validationFailed(web?.metadata.name ?? '');
+  const init = web?.spec.initContainers?.map((c) => c.name);
+  if (!web?.metadata.annotations?.['outrigger.dev/capture-settings'] || !init?.includes('proxy-validation') || init.includes('proxy-init')) {
+    throw new Error(`the ReplicaSet pod is not injected for CNI mode: ${JSON.stringify(web)}`);
+  }
+  if (!web) throw new Error('no ReplicaSet pod');
+  escaped = web;
+  validationFailed(escaped.metadata.name);
   validationFailed('elsewhere');
 
   // The installer, with the DaemonSet's repair flags and the shipped ServiceAccount's token.
@@ -119,18 +124,17 @@ describe('the repair loop against the real API server, with the shipped RBAC', (
   });
 
   it('deletes the escaped pod with its UID; its ReplicaSet creates a new one, which is left alone', async () => {
-    const [escaped] = podsOf('app=web');
-    const uid = escaped?.metadata.uid ?? '';
-    const deleted = await waitUntil('the repair loop to delete the escaped pod', 30_000, () => {
+    const { uid, name } = escaped.metadata;
+    const terminating = await waitUntil('the repair loop to delete the escaped pod', 30_000, () => {
       const now = podsOf('app=web').find((p) => p.metadata.uid === uid);
-      return now === undefined || now.metadata.deletionTimestamp ? true : undefined;
+      return now?.metadata.deletionTimestamp;
     }, 200);
-    expect(deleted).toBe(true);
+    expect(terminating).toBeTruthy();
     const deletes = auditOfCni().filter((e) => e.verb === 'delete' && e.stage === 'ResponseComplete');
-    expect(deletes.map((e) => `${e.objectRef?.namespace}/${e.objectRef?.name} ${e.responseStatus?.code}`)).toEqual([`${ns}/${escaped?.metadata.name} 200`]);
+    expect(deletes.map((e) => `${e.objectRef?.namespace}/${e.objectRef?.name} ${e.responseStatus?.code}`)).toEqual([`${ns}/${name} 200`]);
     // STAND-IN for the kubelet: with no node to stop its containers, the deletion is finished as the
     // kubelet finishes it (grace period 0, once the containers are gone).
-    cluster.kubectlOk(['delete', 'pod', escaped?.metadata.name ?? '', '-n', ns, '--grace-period=0', '--force']);
+    cluster.kubectlOk(['delete', 'pod', name, '-n', ns, '--grace-period=0', '--force']);
     const replacement = await waitUntil('the ReplicaSet to replace the pod', 30_000, () => {
       const pods = podsOf('app=web');
       return pods.length === 1 && pods[0]?.metadata.uid !== uid ? pods[0] : undefined;
