@@ -15,13 +15,20 @@ export interface RepairStart extends Omit<RepairLoopOptions, 'api' | 'pods'> {
   readonly endpoint: ApiEndpoint;
 }
 
-export function startRepair(options: RepairStart): { stop(): Promise<void> } {
+export interface RunningRepair {
+  /** A pass now (the installer calls it when the plugin becomes installed: the gate opens). */
+  kick(): void;
+  stop(): Promise<void>;
+}
+
+export function startRepair(options: RepairStart): RunningRepair {
   const api = createKubeApi(options.endpoint);
   const informer = new NodePodInformer(api, options.nodeName, options.log);
   const loop = new RepairLoop({ ...options, api, pods: informer });
   informer.start();
   loop.start();
   return {
+    kick: () => loop.kick(),
     async stop() {
       await informer.stop();
       await loop.stop();

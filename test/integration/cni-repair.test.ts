@@ -142,11 +142,12 @@ describe('repair mode delete', () => {
 
   it('repairs a pod that fails later from its watch event, long before the resync, also after the API server restarts', async () => {
     const later = pod('fails-later', { exitCode: 0 });
-    api.pods = [later];
+    api.pods = [pod('escaped-at-start'), later];
     api.requests.length = 0;
-    // Resync once an hour: only the watch can bring the change in time.
+    // Resync once an hour: only the watch (and the install itself) can bring a change in time.
     const { installer } = startWithRepair('delete', 'in-cluster', '60m');
     await installer.waitForLog((l) => l.msg === 'listed the pods of this node; watching them');
+    await waitFor('the delete once the plugin is installed', () => api.requests.find((r) => r.method === 'DELETE' && r.path.endsWith('/escaped-at-start')), 5_000);
     await waitFor('the watch', () => api.requests.some((r) => r.query.watch === 'true'));
     api.pods = [pod('fails-later', { uid: later.metadata.uid })];
     await waitFor('the delete from the watch event', () => api.requests.find((r) => r.method === 'DELETE' && r.path.endsWith('/fails-later')), 5_000);
