@@ -68,9 +68,10 @@ class PodViewWatch extends Watch {
 /** A list or watch failure as one error naming the request, for the log. */
 function informerFailure(nodeName: string, error: unknown): OutriggerError {
   if (error instanceof OutriggerError) return error;
-  const status = (error as { statusCode?: unknown }).statusCode;
-  const cause = (error as { cause?: { code?: unknown } }).cause?.code;
-  const detail = typeof status === 'number' ? `HTTP ${status} ${(error as Error).message}` : typeof cause === 'string' ? cause : String((error as Error)?.message ?? error);
+  const fields = (typeof error === 'object' && error !== null ? error : {}) as { statusCode?: unknown; message?: unknown; cause?: { code?: unknown } };
+  const cause = fields.cause?.code;
+  const detail = typeof fields.statusCode === 'number' ? `HTTP ${fields.statusCode} ${String(fields.message ?? '')}`.trim()
+    : typeof cause === 'string' ? cause : String(fields.message ?? error);
   return new OutriggerError(ErrorCodes.Unavailable, `API server watch pods ${nodeFieldSelector(nodeName)}: ${detail}`, { cause: detail });
 }
 
