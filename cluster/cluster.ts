@@ -8,7 +8,9 @@
  * /run/outrigger-cluster/ID (on this machine kind /run is on the root disk, not tmpfs).
  *
  * The host reaches the API server at https://CLUSTER_IP:6443 over the cluster's veth link; kubectl
- * and @kubernetes/client-node use the admin kubeconfig. Limits: root only; one node-less control plane
+ * and @kubernetes/client-node use the admin kubeconfig. restartComponent() stops one component and
+ * starts it again with the same command line, waiting for its readiness as at start (tests of
+ * clients that must survive an API server restart). Limits: root only; one node-less control plane
  * here (cluster-node.ts adds a node); the binaries must have been built (scripts/setup-host.sh).
  */
 
@@ -57,6 +59,13 @@ export interface Cluster {
   /** Records a node (its folder and cgroup root) so teardown removes its mount namespace and cgroups. */
   registerNode(node: { readonly name: string; readonly dir: string; readonly cgroupRoot: string }): void;
   stopProcess(component: RunningComponent): Promise<void>;
+  /**
+   * Stops a component (SIGTERM, as stopProcess), waits `downMs`, starts it again with the same spec
+   * and, for etcd and the control plane, waits until it is ready again (etcd /health, kube-apiserver
+   * /readyz, the others /healthz). Note that kube-controller-manager and kube-scheduler give up their
+   * leader lease and exit when the API server stays away longer than their renew deadline (10 s).
+   */
+  restartComponent(name: string, options?: { readonly downMs?: number; readonly timeoutMs?: number }): Promise<void>;
   /** The last lines of a component's log. */
   logOf(name: string, lines?: number): string;
   stop(): Promise<void>;
@@ -170,8 +179,10 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
       auditPolicyFile, auditLogFile: join(logDir, 'audit.log'), controllerManagerKubeconfig, schedulerKubeconfig,
     };
 
+    const specs = new Map<string, ComponentSpec>();
     const startProcess = (spec: ComponentSpec): RunningComponent => {
       const component = startComponent(spec, network.netnsPath, logDir);
+      specs.set(spec.name, spec);
       state.components.push(component);
       writeState(state);
       return component;
@@ -180,29 +191,38 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
       throw new Error(`${name} did not become ready: ${(error as Error).message}\n--- ${name} log (last lines) ---\n${logTail(join(logDir, `${name}.log`))}`);
     };
 
+    // Readiness of each component, at start and after restartComponent().
+    const readiness: Readonly<Record<string, (timeoutMs: number) => Promise<unknown>>> = {
+      etcd: (timeoutMs) => waitUntil('etcd /health', timeoutMs, () => {
+        const health = run('nsenter', [`--net=${network.netnsPath}`, '--', 'curl', '-fsS', '--max-time', '2', `http://127.0.0.1:${ClusterPorts.etcdClient}/health`]);
+        if (health.status !== 0) throw new Error(health.stderr.trim() || `curl exited ${health.status}`);
+        return /"health":\s*"true"/.test(health.stdout) ? true : undefined;
+      }),
+      'kube-apiserver': (timeoutMs) => waitUntil('kube-apiserver /readyz', timeoutMs, async () => {
+        const { status, body } = await apiGet(`${apiServerUrl}/readyz`, pki, admin, readFile);
+        if (status !== 200) throw new Error(`HTTP ${status}: ${body.slice(0, 200)}`);
+        return true;
+      }, 500),
+      'kube-controller-manager': (timeoutMs) => waitUntil('kube-controller-manager /healthz', timeoutMs,
+        () => healthz(`https://${network.clusterIp}:${ClusterPorts.controllerManager}/healthz`).then((ok) => ok || undefined)),
+      'kube-scheduler': (timeoutMs) => waitUntil('kube-scheduler /healthz', timeoutMs,
+        () => healthz(`https://${network.clusterIp}:${ClusterPorts.scheduler}/healthz`).then((ok) => ok || undefined)),
+    };
+    const waitReady = (name: string, timeoutMs: number) => (readiness[name]?.(timeoutMs) ?? Promise.resolve()).catch((e) => failWithLog(name, e));
+
     startProcess(etcdSpec(files));
-    await waitUntil('etcd /health', remaining(), () => {
-      const health = run('nsenter', [`--net=${network.netnsPath}`, '--', 'curl', '-fsS', '--max-time', '2', `http://127.0.0.1:${ClusterPorts.etcdClient}/health`]);
-      if (health.status !== 0) throw new Error(health.stderr.trim() || `curl exited ${health.status}`);
-      return /"health":\s*"true"/.test(health.stdout) ? true : undefined;
-    }).catch((e) => failWithLog('etcd', e));
+    await waitReady('etcd', remaining());
 
     startProcess(apiServerSpec(files, network.clusterIp));
-    await waitUntil('kube-apiserver /readyz', remaining(), async () => {
-      const { status, body } = await apiGet(`${apiServerUrl}/readyz`, pki, admin, readFile);
-      if (status !== 200) throw new Error(`HTTP ${status}: ${body.slice(0, 200)}`);
-      return true;
-    }, 500).catch((e) => failWithLog('kube-apiserver', e));
+    await waitReady('kube-apiserver', remaining());
     // The API server calls kubelets (logs, exec) with this client certificate.
     runOk(join(binDir, 'kubectl'), ['--kubeconfig', kubeconfig, 'create', 'clusterrolebinding', 'kube-apiserver-kubelet-api-admin',
       '--clusterrole=system:kubelet-api-admin', '--user=kube-apiserver-kubelet-client']);
 
     startProcess(controllerManagerSpec(files));
     startProcess(schedulerSpec(files));
-    await waitUntil('kube-controller-manager /healthz', remaining(), () => healthz(`https://${network.clusterIp}:${ClusterPorts.controllerManager}/healthz`).then((ok) => ok || undefined))
-      .catch((e) => failWithLog('kube-controller-manager', e));
-    await waitUntil('kube-scheduler /healthz', remaining(), () => healthz(`https://${network.clusterIp}:${ClusterPorts.scheduler}/healthz`).then((ok) => ok || undefined))
-      .catch((e) => failWithLog('kube-scheduler', e));
+    await waitReady('kube-controller-manager', remaining());
+    await waitReady('kube-scheduler', remaining());
     // Controllers at work: the service-account controller and the root CA publisher.
     await waitUntil('the default ServiceAccount and kube-root-ca.crt', remaining(), () => {
       const sa = run(join(binDir, 'kubectl'), ['--kubeconfig', kubeconfig, 'get', 'serviceaccount', 'default', '-n', 'default', '-o', 'name']);
@@ -249,6 +269,15 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
         await stopComponent(component);
         state.components = state.components.filter((c) => c.pid !== component.pid);
         writeState(state);
+      },
+      async restartComponent(name, restartOptions = {}) {
+        const running = state.components.find((c) => c.name === name);
+        const spec = specs.get(name);
+        if (!running || !spec) throw new Error(`cluster ${id} has no running component ${name} to restart`);
+        await cluster.stopProcess(running);
+        if (restartOptions.downMs) await new Promise((resolve) => setTimeout(resolve, restartOptions.downMs));
+        startProcess(spec);
+        await waitReady(name, restartOptions.timeoutMs ?? 60_000);
       },
       logOf(name, lines) {
         return logTail(join(logDir, `${name}.log`), lines);

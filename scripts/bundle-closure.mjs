@@ -1,11 +1,11 @@
 // Lists the files of the esbuild bundle in dist/ that an image needs: everything reachable from
 // outrigger.mjs through static and dynamic imports, without entering the modules named by
 // --exclude prefixes (subcommands the image never runs). The proxy-init image uses it to leave out
-// the injector and its dependencies (fastify, @kubernetes/client-node: ~18 MB), so the container
+// the injector, the CNI installer and their dependencies (fastify, @kubernetes/client-node), so the container
 // that holds NET_ADMIN carries only what `outrigger init` runs. Reads import specifiers from the
 // bundle's own output (`from"./x.mjs"`, `import("./x.mjs")`), which esbuild writes literally, and
 // modules loaded by URL (`new URL("./x.mjs", import.meta.url)`: the injector's review worker).
-// Usage: node scripts/bundle-closure.mjs DIST_DIR --exclude inject-command- --exclude injector-command-
+// Usage: node scripts/bundle-closure.mjs DIST_DIR --exclude inject-command- --exclude injector-command- --exclude cni-command-
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';

@@ -39,7 +39,7 @@ export interface InstallOptions {
   readonly apiServer?: string;
   /** Periodic resync of the config directory and the token, in ms (fs.watch is the fast path). */
   readonly resyncMs: number;
-  /** Period of the repair loop's pod list, in ms. */
+  /** The repair loop's resync, in ms: a pass over the informer's cached pods at least this often. */
   readonly repairIntervalMs: number;
   /** Written into the plugin config: capture with native nftables unless a pod's settings say otherwise. */
   readonly nativeNftables: boolean;
@@ -71,7 +71,7 @@ export const InstallFlags: Readonly<Record<string, FlagSpec>> = {
   'host-proc': { default: '/host/proc', describe: "The host's /proc (repair-mode apply finds pod network namespaces there)" },
   kubeconfig: { describe: 'Reach the API server through this kubeconfig instead of KUBERNETES_SERVICE_HOST/PORT' },
   'resync-interval': { default: '30s', describe: 'Periodic re-check of the config directory and token besides fs.watch' },
-  'repair-interval': { default: '10s', describe: 'How often the repair loop lists the pods of this node' },
+  'repair-interval': { default: '10s', describe: "Resync of the repair loop: a pass over this node's watched pods at least this often" },
   'native-nftables': { default: 'false', describe: "true: the plugin captures with native nftables unless a pod's settings say otherwise (needs nft on the node)" },
   'host-tool-dirs': { default: '/host/usr/sbin', describe: "The node's sbin directories (mounted), where nft is looked for when --native-nftables=true" },
 };

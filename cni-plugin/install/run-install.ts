@@ -10,9 +10,8 @@
 import { readFile } from 'node:fs/promises';
 import { ErrorCodes, isOutriggerError } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/log.js';
-import { createKubeApi } from '../repair/kube-api.js';
-import { RepairLoop } from '../repair/repair-loop.js';
 import { createInstallerMetrics } from '../repair/repair-metrics.js';
+import type { RunningRepair } from '../repair/start-repair.js';
 import { type ApiEndpoint, inClusterEndpoint, kubeconfigEndpoint } from './api-endpoint.js';
 import { BinaryKeeper } from './binary-keeper.js';
 import { ConflistKeeper } from './conflist-keeper.js';
@@ -82,11 +81,14 @@ export async function runInstall(argv: readonly string[], env: NodeJS.ProcessEnv
     // 3. Our entry in the primary config, kept there.
     const metrics = createInstallerMetrics();
     let installedAt: number | undefined;
+    let repair: RunningRepair | undefined;
     const keeper = new ConflistKeeper({
       confDir: options.cniConfDir, entry: pluginEntry(options), resyncMs: options.resyncMs, log,
       onState: (state) => {
         metrics.installed.set(state === 'installed' ? 1 : 0);
         if (state === 'installed') installedAt ??= Date.now();
+        // Repairs wait for our entry; once it is there, do not wait for the next resync.
+        if (state === 'installed') repair?.kick();
       },
     });
     cleanup.push(async () => {
@@ -118,13 +120,15 @@ export async function runInstall(argv: readonly string[], env: NodeJS.ProcessEnv
     }));
     log.info({ port: status.port }, 'serving /readyz and /metrics');
     if (options.repairMode !== 'off') {
-      const loop = new RepairLoop({
+      // The Kubernetes client is loaded here, only when the repair loop runs.
+      const { startRepair } = await import('../repair/start-repair.js');
+      const running = startRepair({
         mode: options.repairMode, nodeName: options.nodeName, excludeNamespaces: options.excludeNamespaces, hostProc: options.hostProc,
-        intervalMs: options.repairIntervalMs, api: createKubeApi(endpoint), metrics, log: log.child({ part: 'repair' }),
+        intervalMs: options.repairIntervalMs, endpoint, metrics, log: log.child({ part: 'repair' }),
         installedAt: () => (keeper.state === 'installed' ? installedAt : undefined),
       });
-      cleanup.push(() => loop.stop());
-      loop.start();
+      repair = running;
+      cleanup.push(() => running.stop());
     }
 
     const signal = await stop;

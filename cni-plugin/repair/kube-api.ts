@@ -1,82 +1,112 @@
 /**
- * The two API calls the repair loop makes, over HTTPS (TLS 1.2+, the cluster's CA) with the
- * current service-account token: list this node's pods (served from the API server's watch
- * cache with resourceVersion=0, filtered server-side by spec.nodeName) and delete one pod with
- * a UID precondition, so a pod recreated under the same name (a StatefulSet's) is never hit.
+ * The repair loop's Kubernetes client, @kubernetes/client-node: a KubeConfig for the installer's
+ * ApiEndpoint (server, CA bundle inline) and the two plain calls, list this node's pods (served
+ * from the API server's watch cache with resourceVersion=0, filtered server-side by spec.nodeName;
+ * the informer's list) and delete one pod with a UID precondition, so a pod recreated under the
+ * same name (a StatefulSet's) is never hit.
+ *
+ * The bearer token comes from the endpoint on every request (projected tokens rotate). A token
+ * that cannot be read sends no Authorization header, so the request fails with 401 and is retried
+ * like any failure, instead of throwing inside the library's watch-reconnect path. Named imports
+ * only, and this file is reached only through a dynamic import (start-repair.ts), so the bundle
+ * keeps just the config, watch, informer and core API of the client (2.6 of its 17 MB); the CNI
+ * plugin and `--repair-mode off` never load it. List and delete time out after `timeoutMs`
+ * (the watch has its own timeouts, see node-pod-informer.ts). Errors are OutriggerErrors naming
+ * the call, HTTP status and the API server's Status message, never the response body itself.
  */
 
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { CoreV1Api, KubeConfig, type KubernetesListObject, type KubernetesObject, Observable, type RequestContext, type ResponseContext } from '@kubernetes/client-node';
 import { ErrorCodes, OutriggerError } from '../../common/errors.js';
 import type { ApiEndpoint } from '../install/api-endpoint.js';
-import type { Pod } from './repair-decisions.js';
+
+export const UserAgent = 'outrigger-cni-installer';
 
 export interface KubeApi {
-  listNodePods(nodeName: string): Promise<Pod[]>;
+  /** For the informer's watch: the same server, CA and token as the calls below. */
+  readonly config: KubeConfig;
+  /** This node's pods, as client-node's list (its items become pod views in the informer). */
+  listNodePods(nodeName: string): Promise<KubernetesListObject<KubernetesObject>>;
   /** 'deleted', or 'gone' when the pod (with that UID) no longer exists. */
   deletePod(namespace: string, name: string, uid: string): Promise<'deleted' | 'gone'>;
 }
 
-interface Response {
-  readonly status: number;
-  readonly body: string;
+/** The selector both the list and the watch send: the API server filters, we never see other nodes' pods. */
+export function nodeFieldSelector(nodeName: string): string {
+  return `spec.nodeName=${nodeName}`;
+}
+
+export function kubeConfigFor(endpoint: ApiEndpoint): KubeConfig {
+  const config = new KubeConfig();
+  const user = 'outrigger-cni-installer';
+  config.loadFromOptions({
+    clusters: [{ name: 'api', server: endpoint.server, skipTLSVerify: false, ...(endpoint.caPem ? { caData: Buffer.from(endpoint.caPem).toString('base64') } : {}) }],
+    users: [{ name: user }],
+    contexts: [{ name: 'api', cluster: 'api', user }],
+    currentContext: 'api',
+  });
+  config.addAuthenticator({
+    isAuthProvider: (candidate) => candidate.name === user,
+    async applyAuthentication(_user, opts) {
+      const headers = (opts.headers ??= {}) as Record<string, string>;
+      headers['User-Agent'] = UserAgent;
+      const token = await endpoint.token().catch(() => undefined);
+      if (token !== undefined) headers.Authorization = `Bearer ${token}`;
+    },
+  });
+  return config;
+}
+
+function failure(call: string, error: unknown): OutriggerError {
+  const status = (error as { code?: unknown }).code;
+  if (typeof status === 'number') {
+    const body = (error as { body?: unknown }).body;
+    const message = typeof body === 'object' && body !== null && typeof (body as { message?: unknown }).message === 'string' ? `: ${(body as { message: string }).message.slice(0, 300)}` : '';
+    const code = status >= 500 || status === 429 ? ErrorCodes.Unavailable : ErrorCodes.ApplyFailed;
+    return new OutriggerError(code, `API server ${call}: HTTP ${status}${message}`, { cause: status });
+  }
+  // fetch errors carry the socket error (ECONNREFUSED, a certificate problem) as their cause.
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+  const detail = typeof cause?.code === 'string' ? cause.code : (error as Error).name === 'TimeoutError' ? 'no answer in time' : String((error as Error).message ?? error);
+  return new OutriggerError(ErrorCodes.Unavailable, `API server ${call}: ${detail}`, { cause: detail });
 }
 
 export function createKubeApi(endpoint: ApiEndpoint, timeoutMs = 10_000): KubeApi {
-  const url = new URL(endpoint.server);
-  const secure = url.protocol === 'https:';
-
-  async function call(method: string, path: string, body?: string): Promise<Response> {
-    const token = await endpoint.token();
-    return new Promise((resolve, reject) => {
-      const headers: Record<string, string> = { Accept: 'application/json', Authorization: `Bearer ${token}`, 'User-Agent': 'outrigger-cni-installer' };
-      if (body !== undefined) {
-        headers['Content-Type'] = 'application/json';
-        headers['Content-Length'] = String(Buffer.byteLength(body));
-      }
-      const options = {
-        method, host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port || (secure ? 443 : 80), path: `${url.pathname.replace(/\/$/, '')}${path}`,
-        headers, timeout: timeoutMs, ...(secure ? { ca: endpoint.caPem, minVersion: 'TLSv1.2' as const, servername: url.hostname } : {}),
-      };
-      const req = (secure ? httpsRequest : httpRequest)(options, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      });
-      req.on('timeout', () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
-      req.on('error', (cause) => reject(new OutriggerError(ErrorCodes.Unavailable, `API server ${endpoint.server} ${method} ${path}: ${cause.message}`, { cause })));
-      req.end(body);
-    });
-  }
-
-  function failure(method: string, path: string, res: Response): OutriggerError {
-    let message = res.body.slice(0, 300);
-    try {
-      message = (JSON.parse(res.body) as { message?: string }).message ?? message;
-    } catch {
-      // not a Status object
-    }
-    return new OutriggerError(res.status >= 500 || res.status === 429 ? ErrorCodes.Unavailable : ErrorCodes.ApplyFailed, `API server ${method} ${path}: HTTP ${res.status} ${message}`);
-  }
+  const config = kubeConfigFor(endpoint);
+  const core = config.makeApiClient(CoreV1Api);
+  // Per call (a fresh array: the generated client reverses it in place), instead of the client's
+  // own user agent: ours, and a timeout covering the answer's body too.
+  const options = () => ({
+    middleware: [{
+      pre: (context: RequestContext) => {
+        context.setHeaderParam('User-Agent', UserAgent);
+        context.setSignal(AbortSignal.timeout(timeoutMs));
+        return new Observable(Promise.resolve(context));
+      },
+      post: (context: ResponseContext) => new Observable(Promise.resolve(context)),
+    }],
+    middlewareMergeStrategy: 'replace' as const,
+  });
 
   return {
+    config,
     async listNodePods(nodeName) {
-      const path = `/api/v1/pods?${new URLSearchParams({ fieldSelector: `spec.nodeName=${nodeName}`, resourceVersion: '0' }).toString()}`;
-      const res = await call('GET', path);
-      if (res.status !== 200) throw failure('GET', path, res);
-      const list = JSON.parse(res.body) as { kind?: string; items?: Pod[] };
-      if (list.kind !== 'PodList' || !Array.isArray(list.items)) throw new OutriggerError(ErrorCodes.Unavailable, `API server GET ${path}: not a PodList`);
-      return list.items;
+      const fieldSelector = nodeFieldSelector(nodeName);
+      try {
+        return await core.listPodForAllNamespaces({ fieldSelector, resourceVersion: '0' }, options());
+      } catch (error) {
+        throw failure(`list pods ${fieldSelector}`, error);
+      }
     },
     async deletePod(namespace, name, uid) {
-      const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`;
-      const body = JSON.stringify({ kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid } });
-      const res = await call('DELETE', path, body);
-      if (res.status === 200 || res.status === 202) return 'deleted';
-      // 404: already gone; 409: the UID precondition failed (a new pod took the name).
-      if (res.status === 404 || res.status === 409) return 'gone';
-      throw failure('DELETE', path, res);
+      try {
+        await core.deleteNamespacedPod({ namespace, name, body: { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid } } }, options());
+        return 'deleted';
+      } catch (error) {
+        // 404: already gone; 409: the UID precondition failed (a new pod took the name).
+        const status = (error as { code?: unknown }).code;
+        if (status === 404 || status === 409) return 'gone';
+        throw failure(`delete pod ${namespace}/${name}`, error);
+      }
     },
   };
 }

@@ -15,6 +15,8 @@ export interface Pod {
     readonly name: string;
     readonly namespace: string;
     readonly uid: string;
+    /** Kept for the informer (it resumes its watch from the last one seen). */
+    readonly resourceVersion?: string;
     readonly creationTimestamp?: string;
     readonly annotations?: Readonly<Record<string, string>>;
     readonly deletionTimestamp?: string;

@@ -1,12 +1,16 @@
 /**
  * The repair loop: pods that started before the plugin was on the node run without capture, and
- * their proxy-validation init container fails with 126. Every interval (a bounded poll: one
- * cached, node-filtered list; no watch connection to keep alive) it finds such pods and
+ * their proxy-validation init container fails with 126. It reads this node's pods from an
+ * informer (node-pod-informer.ts: one list, then a node-scoped watch) and makes a pass over them
+ * when the informer reports a change (a burst of events is one pass) and every interval (resync:
+ * back-off retries and the install gate are time-based, not event-based). Each pass finds such pods
+ * and
  *   delete: deletes them (UID precondition) so their controller recreates them through the plugin;
  *   apply:  applies the capture rules in their network namespace, found through /proc, with the
  *           same applier as `outrigger init`; kubelet's next retry of proxy-validation then passes.
  * A pod is handled once per failed validation run (its restartCount), so back-off retries of the
- * same failure are not repaired twice; a failed repair is retried with exponential back-off.
+ * same failure are not repaired twice; a failed repair is retried with exponential back-off. Its
+ * bookkeeping is forgotten when the pod leaves the node, so memory follows the node's pods.
  */
 
 import { applyCapture } from '../../apply/apply-capture.js';
@@ -20,13 +24,23 @@ import type { KubeApi } from './kube-api.js';
 import { decideRepair, type Pod, SkipReasons } from './repair-decisions.js';
 import { FailureReasons, type InstallerMetrics, RepairOutcomes } from './repair-metrics.js';
 
+/** Where the loop reads this node's pods (the informer; an array in unit tests). */
+export interface NodePods {
+  /** This node's pods as last seen; undefined until they were first listed. */
+  current(): readonly Pod[] | undefined;
+  /** Called whenever a pod of the node is added, changed or removed. */
+  onChange(listener: () => void): void;
+}
+
 export interface RepairLoopOptions {
   readonly mode: 'delete' | 'apply';
   readonly nodeName: string;
   readonly excludeNamespaces: readonly string[];
   readonly hostProc: string;
+  /** Resync: a pass over the cached pods at least this often. */
   readonly intervalMs: number;
-  readonly api: KubeApi;
+  readonly pods: NodePods;
+  readonly api: Pick<KubeApi, 'deletePod'>;
   /** When our entry was first in the primary config; undefined while it is not (nothing is repaired then). */
   readonly installedAt: () => number | undefined;
   readonly metrics: InstallerMetrics;
@@ -41,44 +55,55 @@ export interface RepairResult {
 
 export class RepairLoop {
   #timer: NodeJS.Timeout | undefined;
-  #running: Promise<unknown> | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
   #handled = new Map<string, number>();
   #warned = new Set<string>();
   #failures = new Map<string, { attempts: number; retryAt: number }>();
-  #listFailing = false;
 
-  constructor(private readonly options: RepairLoopOptions) {}
+  constructor(private readonly options: RepairLoopOptions) {
+    options.pods.onChange(() => this.kick());
+  }
 
   start(): void {
-    const tick = () => {
-      this.#running ??= this.runOnce().finally(() => {
-        this.#running = undefined;
-      });
-    };
-    this.#timer = setInterval(tick, this.options.intervalMs);
-    tick();
+    this.#stopped = false;
+    this.#timer = setInterval(() => this.kick(), this.options.intervalMs);
+    this.kick();
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
     await this.#running;
   }
 
-  /** One pass over this node's pods; returns what it did. */
+  /** Asks for a pass: one runs at a time, and kicks while it runs make exactly one more. */
+  kick(): void {
+    if (this.#stopped || !this.#timer) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = (async () => {
+      // The informer reports a list's pods one by one, synchronously: let them all land first.
+      await new Promise((resolve) => setImmediate(resolve));
+      do {
+        this.#again = false;
+        await this.runOnce().catch((error: unknown) => this.options.log.error({ err: error }, 'a repair pass failed'));
+      } while (this.#again && !this.#stopped);
+    })().finally(() => {
+      this.#running = undefined;
+    });
+  }
+
+  /** One pass over this node's pods as the informer last saw them; returns what it did. */
   async runOnce(): Promise<RepairResult[]> {
     // Before the plugin is on the node, a deleted pod would come back uncaptured again.
     const installedAtMs = this.options.installedAt();
     if (installedAtMs === undefined) return [];
-    let pods: Pod[];
-    try {
-      pods = await this.options.api.listNodePods(this.options.nodeName);
-      if (this.#listFailing) this.options.log.info('listing pods works again');
-      this.#listFailing = false;
-    } catch (error) {
-      if (!this.#listFailing) this.options.log.error({ err: error }, 'cannot list the pods of this node; the repair loop retries every interval');
-      this.#listFailing = true;
-      return [];
-    }
+    const pods = this.options.pods.current();
+    if (pods === undefined) return [];
     const results: RepairResult[] = [];
     const seen = new Set<string>();
     for (const pod of pods) {

@@ -1,12 +1,16 @@
 /**
  * The few Kubernetes API calls the self-managed TLS mode makes, behind one small interface:
  * Secret get/create/replace in the injector's namespace and MutatingWebhookConfiguration get/patch
- * (JSON Patch). Backed by @kubernetes/client-node, loaded only in this mode. RBAC needed: secrets
+ * (JSON Patch). Backed by @kubernetes/client-node, loaded only in this mode (self-managed-tls.ts
+ * is a dynamic import). Named imports, never the whole namespace: the bundle then keeps only the
+ * parts of the client that outrigger uses, shared with the CNI installer's repair loop (6 of its
+ * 17 MB; a namespace import here made every user of the client load all of it). RBAC needed: secrets
  * get/create/update (one name), mutatingwebhookconfigurations get/patch (one name). Errors are
  * OutriggerErrors naming the call and HTTP status; response bodies (which may echo the Secret)
  * are never put in messages.
  */
 
+import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { ErrorCodes, OutriggerError } from '../../common/errors.js';
 
 export interface SecretData {
@@ -50,12 +54,11 @@ function apiError(call: string, error: unknown): OutriggerError {
 
 /** A TlsKubeApi for a kubeconfig file, or the in-cluster service account when `kubeconfig` is unset. */
 export async function createTlsKubeApi(kubeconfig: string | undefined): Promise<TlsKubeApi> {
-  const k8s = await import('@kubernetes/client-node');
-  const kc = new k8s.KubeConfig();
+  const kc = new KubeConfig();
   if (kubeconfig) kc.loadFromFile(kubeconfig);
   else kc.loadFromCluster();
-  const core = kc.makeApiClient(k8s.CoreV1Api);
-  const admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
+  const core = kc.makeApiClient(CoreV1Api);
+  const admission = kc.makeApiClient(AdmissionregistrationV1Api);
   const secretBody = (name: string, data: Record<string, string>, labels: Record<string, string>, resourceVersion?: string) => ({
     apiVersion: 'v1',
     kind: 'Secret',
@@ -106,7 +109,7 @@ export async function createTlsKubeApi(kubeconfig: string | undefined): Promise<
       try {
         await admission.patchMutatingWebhookConfiguration(
           { name, body: patch, fieldManager: 'outrigger-injector' },
-          k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
         );
       } catch (error) {
         throw apiError(`patch mutatingwebhookconfiguration ${name}`, error);

@@ -55,11 +55,14 @@ export interface InstallerProcess {
 
 const running = new Set<ChildProcess>();
 
-export function startInstaller(layout: NodeLayout, args: readonly string[], env: Record<string, string>): InstallerProcess {
+/** `netnsPath`: run it in that network namespace (nsenter execs it: same pid, signals reach it). */
+export function startInstaller(layout: NodeLayout, args: readonly string[], env: Record<string, string>, options: { netnsPath?: string } = {}): InstallerProcess {
   if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: run \`npm run build\` (npm test does it)`);
-  const child = spawn(process.execPath, [cliPath, 'cni', 'install',
+  const command = [process.execPath, cliPath, 'cni', 'install',
     '--cni-bin-dir', layout.binDir, '--cni-conf-dir', layout.confDir, '--token-file', layout.tokenFile, '--ca-file', layout.caFile,
-    '--namespace-file', layout.namespaceFile, '--metrics-port', '0', '--log-level', 'debug', ...args], {
+    '--namespace-file', layout.namespaceFile, '--metrics-port', '0', '--log-level', 'debug', ...args];
+  const [file = '', ...rest] = options.netnsPath ? ['nsenter', `--net=${options.netnsPath}`, '--', ...command] : command;
+  const child = spawn(file, rest, {
     env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

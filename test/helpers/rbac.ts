@@ -3,7 +3,9 @@
  * verb, API group, resource, namespace and name, and decides whether rendered Roles/ClusterRoles
  * allow it, as the API server's RBAC authorizer does for resource requests (apiGroups, resources,
  * verbs, resourceNames; `*` never appears in outrigger's roles and is refused by the manifest test).
- * Limits: no subresources, no aggregation, no non-resource URLs, list/watch without names only.
+ * A GET of a collection with `watch=true` in the query is a watch, as the API server's request
+ * info resolver says. Limits: no subresources, no aggregation, no non-resource URLs, list/watch
+ * without names only.
  */
 
 export interface ResourceRequest {
@@ -29,20 +31,21 @@ const Verbs: Record<string, { named: string; collection: string }> = {
   DELETE: { named: 'delete', collection: 'deletecollection' },
 };
 
-/** `/api/v1/namespaces/NS/RES[/NAME]`, `/apis/GROUP/VERSION/[namespaces/NS/]RES[/NAME]`. */
+/** `/api/v1/namespaces/NS/RES[/NAME]`, `/apis/GROUP/VERSION/[namespaces/NS/]RES[/NAME]`, with the query if any. */
 export function resourceRequest(method: string, path: string): ResourceRequest {
-  const pathname = path.split('?')[0] ?? '';
+  const [pathname = '', query = ''] = path.split('?');
+  const watch = method === 'GET' && ['true', '1'].includes(new URLSearchParams(query).get('watch') ?? '');
   const core = /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?([^/]+)(?:\/([^/]+))?$/.exec(pathname);
   const named = /^\/apis\/([^/]+)\/[^/]+\/(?:namespaces\/([^/]+)\/)?([^/]+)(?:\/([^/]+))?$/.exec(pathname);
   const verbs = Verbs[method];
   if (!verbs) throw new Error(`no RBAC verb for ${method} ${path}`);
   if (core) {
     const [, namespace, resource = '', name] = core;
-    return { verb: name ? verbs.named : verbs.collection, group: '', resource, ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) };
+    return { verb: name ? verbs.named : watch ? 'watch' : verbs.collection, group: '', resource, ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) };
   }
   if (named) {
     const [, group = '', namespace, resource = '', name] = named;
-    return { verb: name ? verbs.named : verbs.collection, group, resource, ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) };
+    return { verb: name ? verbs.named : watch ? 'watch' : verbs.collection, group, resource, ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) };
   }
   throw new Error(`not a resource request: ${method} ${path}`);
 }

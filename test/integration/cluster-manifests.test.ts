@@ -144,14 +144,16 @@ describe('least RBAC, enforced by the API server', () => {
     expect(canI('outrigger-injector', args as string[])).toBe(expected);
   });
 
-  it('the CNI installer and plugin can do exactly what capture and repair need: read and delete pods', () => {
-    expect(resourceRules('outrigger-cni', 'default')).toEqual(['pods [] [] [get list delete]', ...selfReviews].sort());
+  it('the CNI installer and plugin can do exactly what capture and repair need: read, watch and delete pods', () => {
+    expect(resourceRules('outrigger-cni', 'default')).toEqual(['pods [] [] [get list watch delete]', ...selfReviews].sort());
   });
 
   it.each([
     [['get', 'pods', '-n', 'default'], 'yes'],
     [['list', 'pods', '-A'], 'yes'],
+    [['watch', 'pods', '-A'], 'yes'],
     [['delete', 'pods', '-n', 'default'], 'yes'],
+    [['deletecollection', 'pods', '-n', 'default'], 'no'],
     [['create', 'pods', '-n', 'default'], 'no'],
     [['patch', 'pods', '-n', 'default'], 'no'],
     [['update', 'pods', '-n', 'default'], 'no'],
@@ -159,6 +161,8 @@ describe('least RBAC, enforced by the API server', () => {
     [['get', 'secrets', '-n', 'outrigger'], 'no'],
     [['get', 'configmaps', '-n', 'outrigger'], 'no'],
     [['list', 'nodes'], 'no'],
+    [['watch', 'nodes'], 'no'],
+    [['watch', 'secrets', '-A'], 'no'],
     [['patch', 'mutatingwebhookconfiguration/outrigger-injector'], 'no'],
   ])('CNI: can-i %j is %s', (args, expected) => {
     expect(canI('outrigger-cni', args as string[])).toBe(expected);

@@ -1,9 +1,12 @@
 /**
  * The repair loop of the real `outrigger cni install` process. The API server is a local HTTPS
- * STAND-IN (test/helpers/kube-api-stand-in.ts) that checks the token, the node field selector,
- * the DELETE path and its DeleteOptions body.
+ * STAND-IN (test/helpers/pod-api-stand-in.ts) that checks the token, the node field selector of
+ * the list and the watch, the DELETE path and its DeleteOptions body; the real kube-apiserver is
+ * in cluster-repair-loop.test.ts.
  *   delete mode: exactly the escaped pods of this node are deleted, once each, with a UID
- *                precondition, also after the token rotates; metrics count them.
+ *                precondition, also after the token rotates; metrics count them. One list, then
+ *                watches; a pod that fails later is repaired from its watch event, long before
+ *                the resync, also after the API server went away and came back.
  *   apply mode:  a pod network namespace holding a process in the pod's cgroup (as the kubelet
  *                lays it out) is found through /proc and captured; real connections prove it.
  */
@@ -59,7 +62,7 @@ function pod(name: string, options: { createdAt?: number; ns?: string; node?: st
   };
 }
 
-function startWithRepair(mode: 'delete' | 'apply', through: 'in-cluster' | 'kubeconfig' = 'in-cluster'): { installer: InstallerProcess; layout: NodeLayout } {
+function startWithRepair(mode: 'delete' | 'apply', through: 'in-cluster' | 'kubeconfig' = 'in-cluster', interval = '200ms'): { installer: InstallerProcess; layout: NodeLayout } {
   const layout = makeNodeLayout(api.caPem, api.token);
   layouts.push(layout);
   writeFileSync(join(layout.confDir, '10-flannel.conflist'), readFileSync(new URL('../fixtures/cni-configs/10-flannel.conflist', import.meta.url)));
@@ -78,7 +81,7 @@ function startWithRepair(mode: 'delete' | 'apply', through: 'in-cluster' | 'kube
     env = {};
   }
   const installer = startInstaller(layout, [
-    '--plugin-binary', join(layout.root, 'outrigger-cni'), '--repair-mode', mode, '--node-name', NODE, '--repair-interval', '200ms',
+    '--plugin-binary', join(layout.root, 'outrigger-cni'), '--repair-mode', mode, '--node-name', NODE, '--repair-interval', interval,
     '--host-proc', '/proc', '--exclude-namespaces', 'kube-system,outrigger', ...access,
   ], env);
   return { installer, layout };
@@ -112,14 +115,16 @@ describe('repair mode delete', () => {
       expect(JSON.parse(request.body)).toEqual({ kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid: target.metadata.uid } });
       expect(request.status).toBe(200);
     }
-    const lists = api.requests.filter((r) => r.method === 'GET');
-    expect(lists.length).toBeGreaterThan(3);
-    for (const request of lists) {
-      expect(request.path).toBe('/api/v1/pods');
-      expect(request.query).toEqual({ fieldSelector: `spec.nodeName=${NODE}`, resourceVersion: '0' });
-      expect(request.authorization).toBe('Bearer token-one');
-      expect(request.status).toBe(200);
+    // One list (from the watch cache), then a watch from its resourceVersion: no list per resync.
+    const [list, ...watches] = api.requests.filter((r) => r.method === 'GET');
+    expect(list?.query).toEqual({ fieldSelector: `spec.nodeName=${NODE}`, resourceVersion: '0' });
+    expect(watches.length).toBeGreaterThanOrEqual(1);
+    for (const request of [list, ...watches]) {
+      expect(request?.path).toBe('/api/v1/pods');
+      expect(request?.authorization).toBe('Bearer token-one');
+      expect(request?.status).toBe(200);
     }
+    for (const request of watches) expect(request.query).toEqual({ watch: 'true', fieldSelector: `spec.nodeName=${NODE}`, resourceVersion: expect.stringMatching(/^[1-9]\d*$/) });
     expect(api.pods.map((p) => p.metadata.name)).not.toContain('escaped');
     const metrics = (await httpGet(port, '/metrics')).body;
     expect(metric(metrics, 'mode="delete",outcome="deleted",reason="validation-failed"')).toBe(2);
@@ -134,6 +139,33 @@ describe('repair mode delete', () => {
     expect(api.requests.find((r) => r.path.endsWith('/escaped-later'))?.authorization).toBe('Bearer token-two');
     expect(await installer.stop()).toBe(0);
   });
+
+  it('repairs a pod that fails later from its watch event, long before the resync, also after the API server restarts', async () => {
+    const later = pod('fails-later', { exitCode: 0 });
+    api.pods = [pod('escaped-at-start'), later];
+    api.requests.length = 0;
+    // Resync once an hour: only the watch (and the install itself) can bring a change in time.
+    const { installer } = startWithRepair('delete', 'in-cluster', '60m');
+    await installer.waitForLog((l) => l.msg === 'listed the pods of this node; watching them');
+    await waitFor('the delete once the plugin is installed', () => api.requests.find((r) => r.method === 'DELETE' && r.path.endsWith('/escaped-at-start')), 5_000);
+    await waitFor('the watch', () => api.requests.some((r) => r.query.watch === 'true'));
+    api.pods = [pod('fails-later', { uid: later.metadata.uid })];
+    await waitFor('the delete from the watch event', () => api.requests.find((r) => r.method === 'DELETE' && r.path.endsWith('/fails-later')), 5_000);
+
+    // The API server goes away for 3 s (connections cut, then refused) and comes back.
+    await api.restart(3_000);
+    await installer.waitForLog((l) => l.msg === 'cannot list or watch the pods of this node; retrying with back-off');
+    api.pods.push(pod('fails-after-restart'));
+    await waitFor('the delete after the restart', () => api.requests.find((r) => r.method === 'DELETE' && r.path.endsWith('/fails-after-restart')), 45_000);
+    await installer.waitForLog((l) => l.msg === 'listing and watching the pods of this node works again');
+    // Still one list: the watch resumed from its resourceVersion.
+    expect(api.requests.filter((r) => r.method === 'GET' && r.query.watch !== 'true')).toHaveLength(1);
+    // Reconnecting was spaced by the back-off, not a busy loop (cut at once, refused for 3 s).
+    const failures = installer.logs.filter((l) => /cannot list or watch|still cannot list or watch/.test(l.msg));
+    expect(failures.length).toBeGreaterThanOrEqual(1);
+    expect(failures.length).toBeLessThanOrEqual(4);
+    expect(await installer.stop()).toBe(0);
+  }, 90_000);
 
   it('reaches the API through --kubeconfig (server, CA file, token file) as well', async () => {
     api.pods = [pod('escaped-kc')];

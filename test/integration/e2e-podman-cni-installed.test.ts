@@ -123,20 +123,22 @@ describe('CNI mode installed by outrigger cni install from the image', () => {
   });
 
   it("every API call (the installer's repair loop and the plugin's lookup) is allowed by the cni overlay's ClusterRole", async () => {
-    // The repair loop polls every --repair-interval (10 s by default): wait for its first list.
-    const listed = () => api.requests.some((r) => r.method === 'GET' && r.path === '/api/v1/pods');
-    for (let waited = 0; waited < 25_000 && !listed(); waited += 250) await new Promise((r) => setTimeout(r, 250));
+    // The repair loop lists the node's pods, then watches them: wait for the watch.
+    const watching = () => api.requests.some((r) => r.method === 'GET' && r.path === '/api/v1/pods' && r.query.watch === 'true');
+    for (let waited = 0; waited < 25_000 && !watching(); waited += 250) await new Promise((r) => setTimeout(r, 250));
     expect(api.requests.every((r) => r.authorization === `Bearer ${api.token}`)).toBe(true);
-    expect(listed()).toBe(true);
-    const denied = api.requests.map((r) => `${r.method} ${r.path}`).filter((call) => {
+    expect(watching()).toBe(true);
+    const denied = api.requests.map((r) => `${r.method} ${r.path}?${new URLSearchParams(r.query).toString()}`).filter((call) => {
       const [method = '', path = ''] = call.split(' ');
       return !allowed(resourceRequest(method, path), [{ kind: 'ClusterRole', rules }]);
     });
     expect(denied).toEqual([]);
     expect(api.requests.filter((r) => r.status !== 200)).toEqual([]);
-    // The repair loop listed this node's pods only, and repaired nothing (the pod is captured).
+    // The repair loop listed and watched this node's pods only, and repaired nothing (the pod is captured).
     expect(api.requests.some((r) => r.method === 'DELETE')).toBe(false);
-    expect(api.requests.some((r) => r.method === 'GET' && r.path === '/api/v1/pods' && r.query.fieldSelector === `spec.nodeName=${NodeName}`)).toBe(true);
+    const podQueries = api.requests.filter((r) => r.method === 'GET' && r.path === '/api/v1/pods');
+    expect(podQueries.length).toBeGreaterThanOrEqual(2);
+    for (const request of podQueries) expect(request.query.fieldSelector).toBe(`spec.nodeName=${NodeName}`);
   });
 
   it('on SIGTERM the installer removes exactly what it added: the primary config is byte for byte as before', () => {

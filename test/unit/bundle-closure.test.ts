@@ -1,6 +1,7 @@
 // scripts/bundle-closure.mjs decides which bundle files go into the proxy-init image: everything
 // `outrigger init` reaches (its command, validation, the CLI front), nothing of the injector (nor
-// its Envoy bootstrap-override checker and schema, dist/envoy-schema.json, which is not a module).
+// its Envoy bootstrap-override checker and schema, dist/envoy-schema.json, which is not a module)
+// and nothing of the CNI installer (whose repair loop loads the Kubernetes client).
 // Runs on the built dist/ (npm test builds first).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -19,17 +20,21 @@ describe('bundle closure for the proxy-init image', () => {
     expect(closure()).toEqual(all);
   });
 
-  it('keeps what init runs and leaves out the injector and what only it loads', () => {
-    const init = closure('inject-command-', 'injector-command-');
+  it('keeps what init runs and leaves out the injector, the CNI installer and what only they load', () => {
+    const init = closure('inject-command-', 'injector-command-', 'cni-command-');
     expect(init).toContain('outrigger.mjs');
     expect(init.some((f) => f.startsWith('init-command-'))).toBe(true);
     expect(init.some((f) => f.startsWith('validate-capture-'))).toBe(true);
-    expect(init.some((f) => f.startsWith('inject-command-') || f.startsWith('injector-command-'))).toBe(false);
+    expect(init.some((f) => f.startsWith('inject-command-') || f.startsWith('injector-command-') || f.startsWith('cni-command-'))).toBe(false);
+    // The Kubernetes client (found by its default user agent) stays out.
+    const kubeClient = all.filter((f) => readFileSync(`dist/${f}`, 'utf8').includes('kubernetes-client-javascript/'));
+    expect(kubeClient, 'the Kubernetes client is in the bundle').not.toEqual([]);
+    expect(init.filter((f) => kubeClient.includes(f))).toEqual([]);
     const checker = all.filter((f) => readFileSync(`dist/${f}`, 'utf8').includes('envoy-schema.json'));
     expect(checker, 'the bootstrap-override checker is in the bundle').not.toEqual([]);
     expect(init.filter((f) => checker.includes(f))).toEqual([]);
     const bytes = (files: string[]) => files.reduce((sum, f) => sum + statSync(`dist/${f}`).size, 0);
-    // The injector's dependencies (fastify, the Kubernetes client) are most of the bundle.
+    // The injector's and the installer's dependencies (fastify, the Kubernetes client) are most of the bundle.
     expect(bytes(init)).toBeLessThan(bytes(all) / 10);
   });
 

@@ -212,7 +212,7 @@ describe('overlay differences', () => {
     expect(container.securityContext.capabilities.add).toBeUndefined();
     // The node's /usr/sbin only to look for nft (--native-nftables=true), never writable.
     expect(container.volumeMounts.find((m: { name: string }) => m.name === 'node-sbin')).toEqual({ name: 'node-sbin', mountPath: '/host/usr/sbin', readOnly: true });
-    expect(find('cni', 'ClusterRole', 'outrigger-cni').rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'delete'] }]);
+    expect(find('cni', 'ClusterRole', 'outrigger-cni').rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'delete'] }]);
     expect(ds.spec.updateStrategy.rollingUpdate).toEqual({ maxUnavailable: 1, maxSurge: 0 });
     expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http-metrics', scheme: 'HTTP' });
     const config = parseYaml(find('cni', 'ConfigMap', 'outrigger-injector').data['config.yaml']) as { cniMode: boolean };
