@@ -22,7 +22,7 @@ import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/
 import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
 import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 
-export const Overlays = ['default', 'cni', 'cert-manager'] as const;
+export const Overlays = ['default', 'cni', 'cni-repair-apply', 'cert-manager'] as const;
 export type Overlay = (typeof Overlays)[number];
 
 /** A rendered object, loosely typed: tests read fields by path and the schema check guards shape. */

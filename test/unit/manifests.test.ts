@@ -56,7 +56,7 @@ describe.each(Overlays)('overlay %s', (overlay) => {
     const config = parseInjectorConfig(find(overlay, 'ConfigMap', 'outrigger-injector').data['config.yaml'], `${overlay} ConfigMap config.yaml`);
     expect(config.init.image).toBe(`outrigger/proxy-init:${version}`);
     expect(config.proxy.uid).toBe(1337);
-    expect(config.cniMode).toBe(overlay === 'cni');
+    expect(config.cniMode).toBe(overlay.startsWith('cni'));
   });
 
   it('webhook: pods only, v1 reviews, Fail, no side effects, bounded timeout, reinvoked if needed', () => {
@@ -219,6 +219,30 @@ describe('overlay differences', () => {
     expect(config.cniMode).toBe(true);
     // The rest of the default install is unchanged.
     expect(find('cni', 'Deployment', 'outrigger-injector')).toEqual(find('default', 'Deployment', 'outrigger-injector'));
+  });
+
+  it('cni-repair-apply: the cni install with the repair loop applying in place, and only the privileges that needs', () => {
+    const apply = find('cni-repair-apply', 'DaemonSet', 'outrigger-cni');
+    const cni = find('cni', 'DaemonSet', 'outrigger-cni');
+    const [container] = apply.spec.template.spec.containers;
+    expect(container.args).toEqual(cni.spec.template.spec.containers[0].args.map((a: string) => (a === '--repair-mode=delete' ? '--repair-mode=apply' : a)));
+    expect(apply.spec.template.spec.hostPID).toBe(true);
+    expect(container.securityContext.capabilities).toEqual({ drop: ['ALL'], add: ['SYS_ADMIN', 'NET_ADMIN', 'SYS_PTRACE'] });
+    expect(container.securityContext).toMatchObject({ privileged: false, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true });
+    expect(container.volumeMounts).toContainEqual({ name: 'host-proc', mountPath: '/host/proc', readOnly: true });
+    // Nothing else differs from the cni overlay.
+    const strip = (ds: KubeObject) => {
+      const copy = structuredClone(ds);
+      delete copy.spec.template.spec.hostPID;
+      copy.spec.template.spec.containers[0].args = [];
+      delete copy.spec.template.spec.containers[0].securityContext.capabilities;
+      copy.spec.template.spec.containers[0].volumeMounts = copy.spec.template.spec.containers[0].volumeMounts.filter((m: { name: string }) => m.name !== 'host-proc');
+      copy.spec.template.spec.volumes = copy.spec.template.spec.volumes.filter((v: { name: string }) => v.name !== 'host-proc');
+      return copy;
+    };
+    expect(strip(apply)).toEqual(strip(cni));
+    const others = (o: string) => objects(o as Overlay).filter((x) => x.kind !== 'DaemonSet');
+    expect(others('cni-repair-apply')).toEqual(others('cni'));
   });
 
   it('the schema check can fail: a misspelt field and a wrong type are refused', () => {
