@@ -41,6 +41,7 @@ export const InjectorFlags: Readonly<Record<string, Flag>> = {
   kubeconfig: { type: 'string', describe: 'self-managed: kubeconfig file (default: in-cluster service account)' },
   'tls-check-interval': { type: 'string', describe: 'self-managed: time between Secret/caBundle checks, seconds or a duration (default 60)' },
   'reload-poll-interval': { type: 'string', describe: 'Time between polls of the config and certificate files, beside the directory watch, seconds or a duration such as 500ms (default 10)' },
+  'max-connection-age': { type: 'string', describe: 'Close a keep-alive connection after its next response once it is this old, so the API server spreads its connections over replicas; 0 never, seconds or a duration (default 30s)' },
   'shutdown-drain': { type: 'string', describe: 'How long to keep serving after /readyz turns 503 on SIGTERM, seconds or a duration (default 5)' },
   'shutdown-timeout': { type: 'string', describe: 'How long in-flight requests may take after the drain, seconds or a duration (default 20)' },
   'log-level': { type: 'string', describe: 'trace, debug, info, warn, error or silent (default info)' },
@@ -106,6 +107,7 @@ export function parseInjectorFlags(argv: readonly string[], env: Readonly<Record
   const reloadPollMs = seconds('reload-poll-interval', 10, 3600);
   if (str('reload-poll-interval') !== undefined && reloadPollMs < 100) problems.push({ source: '--reload-poll-interval', value: str('reload-poll-interval') ?? '', reason: 'must be at least 0.1 seconds' });
   const drainMs = seconds('shutdown-drain', 5, 600);
+  const maxConnectionAgeMs = seconds('max-connection-age', 30, 3600);
   const shutdownTimeoutMs = seconds('shutdown-timeout', 20, 600);
   const logLevel = str('log-level') ?? 'info';
   if (!isLogLevel(logLevel)) problems.push({ source: '--log-level', value: logLevel, reason: `must be one of ${LogLevels.join(', ')}` });
@@ -155,7 +157,7 @@ export function parseInjectorFlags(argv: readonly string[], env: Readonly<Record
   if (problems.length > 0 || !tls) throw invalidInput(problems, 'flags');
   return {
     kind: 'run',
-    options: { address, port, configFile: str('config-file'), tls, reloadPollMs, drainMs, shutdownTimeoutMs, logLevel },
+    options: { address, port, configFile: str('config-file'), tls, reloadPollMs, drainMs, maxConnectionAgeMs, shutdownTimeoutMs, logLevel },
   };
 }
 

@@ -52,6 +52,11 @@ export interface InjectorServerOptions {
   readonly reloadPollMs: number;
   /** How long to keep serving after /readyz turns 503 on shutdown. */
   readonly drainMs: number;
+  /**
+   * A keep-alive connection older than this gets `Connection: close` on its next response, so the API
+   * server redials and re-resolves the Service (0: never). Spreads load over replicas.
+   */
+  readonly maxConnectionAgeMs: number;
   /** After the drain, how long in-flight requests may take before connections are cut. */
   readonly shutdownTimeoutMs: number;
   readonly log: Logger;
@@ -118,8 +123,17 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
       connectionTimeout: 60_000,
       return503OnClosing: false,
     });
-    app.addHook('onSend', async (_request, reply, payload) => {
-      if (shuttingDown) reply.header('connection', 'close');
+    // Connection age: kube-apiserver picks a webhook endpoint only when it dials and keeps its pooled
+    // connections, so without an age limit the replicas that were there first keep the load and a
+    // replica added later (scale-out, rollout) gets little of it (BENCHMARKS.md, cluster admission).
+    const connectionBorn = new WeakMap<object, number>();
+    app.addHook('onRequest', async (request) => {
+      if (!connectionBorn.has(request.raw.socket)) connectionBorn.set(request.raw.socket, Date.now());
+    });
+    app.addHook('onSend', async (request, reply, payload) => {
+      const born = connectionBorn.get(request.raw.socket) ?? Date.now();
+      const tooOld = options.maxConnectionAgeMs > 0 && Date.now() - born >= options.maxConnectionAgeMs;
+      if (shuttingDown || tooOld) reply.header('connection', 'close');
       return payload;
     });
     await app.register(injectorApp, {

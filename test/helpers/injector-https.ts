@@ -137,7 +137,7 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
  * directory (files mode), with reload polling slowed to a minute (tests that need polling say so)
  * and no shutdown drain.
  */
-export function startFilesModeInjector(options: { readonly tlsDir: string; readonly configFile?: string; readonly log: Logger }): Promise<InjectorServer> {
+export function startFilesModeInjector(options: { readonly tlsDir: string; readonly configFile?: string; readonly log: Logger; readonly maxConnectionAgeMs?: number }): Promise<InjectorServer> {
   return startInjectorServer({
     host: '127.0.0.1',
     port: 0,
@@ -145,6 +145,7 @@ export function startFilesModeInjector(options: { readonly tlsDir: string; reado
     tls: { mode: 'files', certFile: join(options.tlsDir, 'tls.crt'), keyFile: join(options.tlsDir, 'tls.key') },
     reloadPollMs: 60_000,
     drainMs: 0,
+    maxConnectionAgeMs: options.maxConnectionAgeMs ?? 0,
     shutdownTimeoutMs: 2000,
     log: options.log,
   });

@@ -35,6 +35,7 @@ async function replica(secretName: string, webhookConfigName: string, checkInter
     tls: { mode: 'self-managed', secretName, webhookConfigName, serviceName: Service, namespace: Namespace, clusterDomain: 'cluster.local', kubeconfig, checkIntervalMs },
     reloadPollMs: 60_000,
     drainMs: 0,
+    maxConnectionAgeMs: 0,
     shutdownTimeoutMs: 2000,
     log: logs.log,
   });

@@ -32,6 +32,7 @@ describe('outrigger injector flags', () => {
         tls: { mode: 'files', certFile: '/etc/outrigger/tls/tls.crt', keyFile: '/etc/outrigger/tls/tls.key' },
         reloadPollMs: 10_000,
         drainMs: 5000,
+        maxConnectionAgeMs: 30_000,
         shutdownTimeoutMs: 20_000,
         logLevel: 'info',
       },
