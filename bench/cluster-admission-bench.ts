@@ -8,7 +8,9 @@
 // Each arm creates PODS pods with CONCURRENCY creates in flight (keep-alive HTTPS with the admin
 // certificate), in a fresh namespace per arm and round; arms alternate over ROUNDS rounds.
 // The injector runs as local processes in the cluster's namespace (test/helpers/cluster-outrigger.ts).
-// Usage (root; after npm run build): node bench/cluster-admission-bench.ts [PODS=1500] [CONCURRENCY=16] [ROUNDS=2]
+// Usage (root; after npm run build): node bench/cluster-admission-bench.ts [PODS=1500] [CONCURRENCY=16] [ROUNDS=2] [MAX_CONNECTION_AGE=30s]
+// (the injector's --max-connection-age: how soon the API server's pooled connections move to a replica
+// added before an arm; a short one shows the spread within an arm's few seconds)
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
@@ -20,6 +22,7 @@ import { applyOverlay, createNamespace, type LocalInjectors, startLocalInjectors
 const pods = Number(process.argv[2] ?? 1500);
 const concurrency = Number(process.argv[3] ?? 16);
 const rounds = Number(process.argv[4] ?? 2);
+const maxConnectionAge = process.argv[5] ?? '30s';
 
 type Arm = 'plain' | 'null-hook' | 'meshed-1' | 'meshed-2';
 interface Result { arm: Arm; round: number; seconds: number; perSecond: number; p50: number; p90: number; p99: number; failed: number; injected: number; cpu: Record<string, number> }
@@ -87,7 +90,7 @@ let injectors: LocalInjectors | undefined;
 try {
   console.error(`cluster ${cluster.id} up; ${cpus().length} x ${cpus()[0]?.model}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   applyOverlay(cluster, 'default');
-  injectors = await startLocalInjectors(cluster, { replicas: 2 });
+  injectors = await startLocalInjectors(cluster, { replicas: 2, extraArgs: [`--max-connection-age=${maxConnectionAge}`] });
   await createNamespace(cluster, 'warmup');
   await waitForWebhook(cluster, 'warmup');
   await startNullHook(cluster);
@@ -114,7 +117,7 @@ try {
       console.error(`${arm} round ${round}: ${result.perSecond.toFixed(0)} pods/s, p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, failed ${result.failed}, injected ${result.injected}`);
     }
   }
-  console.log(`\n${pods} pods per arm and round, ${concurrency} creates in flight, ${rounds} rounds; load at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+  console.log(`\n${pods} pods per arm and round, ${concurrency} creates in flight, ${rounds} rounds, --max-connection-age=${maxConnectionAge}; load at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
   console.log('| arm | round | pods/s | p50 ms | p90 ms | p99 ms | failed | injected | API server CPU µs/pod | etcd CPU µs/pod | injector CPU µs/pod (per replica) |');
   console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
