@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 packages=(iptables nftables iproute2 util-linux python3 conntrack containernetworking-plugins openssl)
 if [ "${OUTRIGGER_WITH_CONTAINERS:-1}" = 1 ]; then
-  packages+=(podman catatonit runc docker.io debootstrap uidmap slirp4netns fuse-overlayfs)
+  packages+=(podman catatonit runc containerd docker.io debootstrap uidmap slirp4netns fuse-overlayfs)
 fi
 # The test cluster's binaries are built with Go (installed on these machines); openssl makes its certificates.
 packages+=(openssl curl)

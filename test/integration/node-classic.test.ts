@@ -99,6 +99,17 @@ describe('an injected Deployment (native sidecar, the default)', () => {
     expect(result.client_uid).toBe(1000);
   });
 
+  it('a ClusterIP Service (kube-proxy on the node): the app\'s connection to it is captured with the Service address as original destination', () => {
+    cluster.kubectlOk(['expose', 'deployment', 'peer', '-n', 'outside', '--port', '80', '--target-port', '8080', '--name', 'peer']);
+    const clusterIp = cluster.kubectlOk(['get', 'service', 'peer', '-n', 'outside', '-o', 'jsonpath={.spec.clusterIP}']).trim();
+    expect(clusterIp).toMatch(/^198\.19\./);
+    const result = connectFrom(cluster, 'shop', web.name, 'app', clusterIp, 80);
+    expect(result.error).toBeUndefined();
+    // Capture happens before kube-proxy's DNAT (in the pod's namespace): the proxy sees the Service address.
+    expect(viaProxy(result)).toEqual({ listener: 'outbound', original_dst: `${clusterIp}:80`, uid: 1337 });
+    expect(appAnswer(result)?.app).toBe('peer');
+  });
+
   it.each([['IPv4', ipv4], ['IPv6', ipv6]] as const)('%s: the proxy\'s own connection goes direct', (_family, ip) => {
     const result = connectFrom(cluster, 'shop', web.name, 'proxy', ip(peer), 8080);
     expect(result.error).toBeUndefined();
