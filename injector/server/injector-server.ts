@@ -11,9 +11,12 @@
  * admission call. So a replica that only stopped being ready would keep getting requests on old
  * connections until it closed them, and one arriving as it closes fails the pod's create (seen in
  * test/integration/cluster-availability.test.ts). During the drain every response says
- * `Connection: close` and idle connections are closed every 200 ms, so the API server redials (to a
- * ready replica) long before the listener closes; a request that still arrives while closing is
- * served, not answered 503.
+ * `Connection: close`, so each connection the API server is using is retired cleanly after its next
+ * request and it redials (to a ready replica); a request that still arrives while closing is served,
+ * not answered 503. Idle connections are not closed during the drain: a server-side close races with
+ * a request the client is writing on that connection, and Go's client does not retry a POST that
+ * loses that race ("server closed idle connection"; seen when a sweep closed them every 200 ms).
+ * Only the connections idle for the whole drain are closed at its end.
  */
 
 import type { Server as HttpsServer } from 'node:https';
@@ -157,10 +160,7 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
         shutdown ??= (async () => {
           shuttingDown = true;
           log.info({ drainMs: options.drainMs }, 'shutting down: not ready, draining');
-          server.closeIdleConnections();
-          const sweep = setInterval(() => server.closeIdleConnections(), 200);
           await sleep(options.drainMs);
-          clearInterval(sweep);
           for (const close of closers) close();
           const cut = setTimeout(() => {
             log.warn({ timeoutMs: options.shutdownTimeoutMs }, 'in-flight requests did not finish in time; closing their connections');
