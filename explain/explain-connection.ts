@@ -12,7 +12,7 @@ import { familyOf } from './connection.js';
 import { explorePath, MaxRuns } from './explore-path.js';
 import { tablesForFamily } from './parse-dump.js';
 import type { PathRun, RuleRef } from './follow-packet.js';
-import type { PathRuleset } from './path-model.js';
+import { Hooks, type PathRuleset } from './path-model.js';
 import type { SettingContext } from './setting-names.js';
 import { type Verdict, verdictOf } from './verdict.js';
 
@@ -76,6 +76,15 @@ export function explainConnection(input: ExplainInput): Explanation {
     for (const point of run.points) unevaluated.set(`${point.ref.source} ${point.ref.table} ${point.ref.chain} ${point.ref.index}`, { ref: point.ref, reason: point.reason });
   }
   const uncertainty: string[] = [];
+  // Hooks the explainer does not follow (nft's ingress and egress) could drop or change the packet first.
+  for (const table of tables) {
+    if (!table.families.includes(family)) continue;
+    for (const chain of table.chains.values()) {
+      if (chain.base && !(Hooks as readonly string[]).includes(chain.base.hook) && chain.rules.length > 0) {
+        uncertainty.push(`chain ${chain.name} of table ${table.nftFamily ?? ''} ${table.name} at hook ${chain.base.hook} is not followed`.replace('  ', ' '));
+      }
+    }
+  }
   if (exploration.primary.disposition.kind === 'unknown') uncertainty.push('the path could not be followed to its end');
   if (alternatives.length > 0) uncertainty.push(`${alternatives.length === 1 ? 'a rule' : 'rules'} the explainer cannot evaluate could send it elsewhere`);
   if (!exploration.complete) uncertainty.push(`more than ${MaxRuns} combinations of unevaluated rules: not every one was tried`);

@@ -72,6 +72,8 @@ export function renderExplanationText(e: Explanation): string {
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i] as PathStep;
     const following = steps[i + 1];
+    // A hook where the rules have no chain at all says nothing.
+    if (step.kind === 'hook' && (following === undefined || following.kind === 'hook')) continue;
     // A base chain where nothing matched: one line.
     if (step.kind === 'enter' && step.base && following?.kind === 'end' && following.chain === step.chain && following.table === step.table) {
       lines.push(`  ${tableLabel(step.table)} ${step.chain} (${sourceLabel(step.table)}, priority ${step.base.priority}): no rule matched, policy ${step.base.policy}`);

@@ -18,12 +18,10 @@ import type { PathRuleset, PathTable } from '../../explain/path-model.js';
 import { type DeclaredPort, type LabelledConnection, podConnections } from '../../explain/pod-connections.js';
 import { explanationJson, explanationLine, renderExplanationText } from '../../explain/render-explanation.js';
 import type { SettingContext } from '../../explain/setting-names.js';
-import { DefaultInjectorConfig, parseInjectorConfig } from '../../injector/config/injector-config.js';
 import { ExplainUsage, type ExplainOptions, parseExplainFlags } from './explain-flags.js';
 import { DefaultClusterDns, rulesFromFlags } from './planned-rules.js';
 import { readInput } from './read-input.js';
 import { readLiveRules, readRoute } from './read-live-rules.js';
-import { rulesFromPod } from './rules-from-pod.js';
 
 /** Stands in for the pod's address when neither the rules' source nor --pod-ip gives it. */
 const StandInPodAddress = { v4: '10.244.0.10', v6: 'fd00:10:244::10' } as const;
@@ -87,6 +85,8 @@ async function readSource(options: ExplainOptions, io: ExplainIo): Promise<Sourc
       return { ruleset: { tables: dedupeIptablesNft(tables, notes), inputs, notes }, settings: { kind: 'rules' }, facts: ipFacts, ports: options.ports, notes: [] };
     }
     case 'pod': {
+      // The injector's code (configuration, pod reading, YAML) is loaded only for a manifest.
+      const [{ DefaultInjectorConfig, parseInjectorConfig }, { rulesFromPod }] = await Promise.all([import('../../injector/config/injector-config.js'), import('./rules-from-pod.js')]);
       const config = options.injectorConfig === undefined ? DefaultInjectorConfig : parseInjectorConfig(await readInput('--injector-config', options.injectorConfig), options.injectorConfig);
       const text = await readInput('--pod', source.file);
       const pod = rulesFromPod(text, source.file === '-' ? 'stdin' : source.file, config, options.namespace, planFacts);
@@ -130,7 +130,8 @@ function connectionFrom(options: ExplainOptions, podAddress: (family: IpFamily) 
     destinationPort: to.port,
     ...(options.from ? { source: options.from.address, ...(options.from.port !== undefined ? { sourcePort: options.from.port } : {}) } : {}),
     ...(options.uid !== undefined ? { uid: options.uid } : {}),
-    ...(options.gid !== undefined ? { gid: options.gid } : {}),
+    // Without --gid the socket's group is the uid's number (as for the proxy, 1337:1337).
+    ...(options.gid !== undefined || options.uid !== undefined ? { gid: options.gid ?? options.uid } : {}),
     ...(options.interface !== undefined ? { interface: options.interface } : {}),
   };
 }

@@ -57,7 +57,7 @@ Connection:
       --inbound               to the pod, from a peer
       --to ADDR:PORT          destination, e.g. 10.96.0.1:443 or [2001:db8::5]:443 (inbound: :PORT is the pod's address)
   -p, --protocol tcp|udp      default tcp
-      --uid N, --gid N        outbound: the socket's owner (default 1000, an app user)
+      --uid N, --gid N        outbound: the socket's owner (default uid 1000, an app user; gid: the uid)
       --from ADDR[:PORT]      the source address (inbound: the peer)
       --interface NAME        inbound: where it arrives (default eth0); outbound: where it leaves
       --pod-ip ADDR           the pod's own address (repeatable; a live namespace knows them)

@@ -1,5 +1,6 @@
 // scripts/bundle-closure.mjs decides which bundle files go into the proxy-init image: everything
-// `outrigger init` reaches (its command, validation, the CLI front), nothing of the injector (nor
+// `outrigger init` reaches (its command, validation, the CLI front), nothing of the injector or of
+// `outrigger explain` (which reads manifests with the injector's code) (nor
 // its Envoy bootstrap-override checker and schema, dist/envoy-schema.json, which is not a module).
 // Runs on the built dist/ (npm test builds first).
 import { spawnSync } from 'node:child_process';
@@ -19,12 +20,12 @@ describe('bundle closure for the proxy-init image', () => {
     expect(closure()).toEqual(all);
   });
 
-  it('keeps what init runs and leaves out the injector and what only it loads', () => {
-    const init = closure('inject-command-', 'injector-command-');
+  it('keeps what init runs and leaves out the injector, explain and what only they load', () => {
+    const init = closure('inject-command-', 'injector-command-', 'explain-command-');
     expect(init).toContain('outrigger.mjs');
     expect(init.some((f) => f.startsWith('init-command-'))).toBe(true);
     expect(init.some((f) => f.startsWith('validate-capture-'))).toBe(true);
-    expect(init.some((f) => f.startsWith('inject-command-') || f.startsWith('injector-command-'))).toBe(false);
+    expect(init.some((f) => f.startsWith('inject-command-') || f.startsWith('injector-command-') || f.startsWith('explain-command-'))).toBe(false);
     const checker = all.filter((f) => readFileSync(`dist/${f}`, 'utf8').includes('envoy-schema.json'));
     expect(checker, 'the bootstrap-override checker is in the bundle').not.toEqual([]);
     expect(init.filter((f) => checker.includes(f))).toEqual([]);

@@ -7,15 +7,19 @@
  * read). The real namespace is read in test/integration/explain-kernel.test.ts.
  */
 
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { CommandResult, CommandRunner } from '../../apply/command-runner.js';
 import { explain } from '../../cli/explain/explain-command.js';
+import { readInput } from '../../cli/explain/read-input.js';
 import { DefaultInjectorConfig } from '../../injector/config/injector-config.js';
 import { injectManifests } from '../../injector/offline/inject-manifests.js';
 import { fixtureText } from '../helpers/explain-fixtures.js';
+import { cliPath } from '../helpers/outrigger-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'or-explain-'));
 function file(name: string, text: string): string {
@@ -223,6 +227,22 @@ describe('the whole pod', () => {
     const result = await run(['--whole-pod', '--ports', '8080', '-o', 'json', '--', '-i', '*', '-b', '*']);
     const json = JSON.parse(result.stdout) as { connections: { label: string; verdict: { kind: string } }[] };
     expect(json.connections.map((c) => c.verdict.kind)).toEqual(['captured', 'captured', 'captured', 'direct', 'captured', 'direct', 'captured']);
+  });
+});
+
+describe('reading input', () => {
+  it('stdin, and no more than the limit', async () => {
+    expect(await readInput('--rules', '-', Readable.from([Buffer.from('*nat\n'), Buffer.from('COMMIT\n')]))).toBe('*nat\nCOMMIT\n');
+    await expect(readInput('--rules', '-', Readable.from([Buffer.alloc(600), Buffer.alloc(600)]), 1000)).rejects.toThrow(/--rules "-": is larger than 1000 bytes/);
+  });
+
+  it('the built command reads a dump on stdin (`kubectl exec ... -- iptables-save | outrigger explain --rules -`)', () => {
+    const result = spawnSync(process.execPath, [cliPath, 'explain', '--rules', '-', '--to', '203.0.113.10:443', '-o', 'json'], { input: fixtureText('tproxy-iptables-legacy.save'), encoding: 'utf8', timeout: 20_000 });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect((JSON.parse(result.stdout) as { verdict: { words: string } }).verdict.words).toBe("captured: redirected to the proxy's outbound listener 15001 (original destination 203.0.113.10:443 kept)");
+    const help = spawnSync(process.execPath, [cliPath, '--help'], { encoding: 'utf8', timeout: 20_000 });
+    expect(help.stdout).toMatch(/outrigger explain \[args\.\.\]\s+Where would this connection go\?/);
   });
 });
 

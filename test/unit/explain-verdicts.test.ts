@@ -238,6 +238,13 @@ describe("netfilter's rules the kernel test holds the explainer to", () => {
     expect(explainIn(ipt, inb(8080)).run.disposition.kind).toBe('dropped');
   });
 
+  it('a chain at a hook it does not follow (nft ingress) makes the verdict uncertain and says which', () => {
+    const ingress = dump(['table inet edge {', '\tchain in {', '\t\ttype filter hook ingress device "eth0" priority 0; policy accept;', '\t\ttcp dport 8080 drop', '\t}', '}', ''].join('\n'));
+    const e = explainIn({ tables: [...ingress.tables, ...planned(IstioDefaults).tables], inputs: [], notes: [] }, inb(8080));
+    expect(e.certain).toBe(false);
+    expect(e.uncertainty).toEqual(['chain in of table inet edge at hook ingress is not followed']);
+  });
+
   it('an unreachable destination fails before any rule', () => {
     const e = explainIn(planned(IstioDefaults), out('10.1.2.3', 443), { kind: 'rules' }, { route: { interface: '', local: false, unreachable: 'RTNETLINK answers: Network is unreachable' } });
     expect(e.verdict.kind).toBe('unreachable');
