@@ -50,7 +50,16 @@ type HookResult = { readonly kind: 'accept' } | { readonly kind: 'drop' | 'rejec
 function runHook(state: RunState, ruleset: PathRuleset, hook: Hook, pass: Pass, natDone: boolean): HookResult {
   state.steps.push({ kind: 'hook', hook, pass });
   let natBound = natDone;
-  for (const { table, chain, base } of baseChains(ruleset, state.family, hook)) {
+  const chains = baseChains(ruleset, state.family, hook);
+  // Two tables' chains at one priority run in the order the kernel registered them, which no dump shows.
+  for (let i = 1; i < chains.length; i++) {
+    const [a, b] = [chains[i - 1], chains[i]];
+    if (a && b && a.base.priority === b.base.priority && a.table !== b.table && a.chain.rules.length > 0 && b.chain.rules.length > 0) {
+      const note = `${a.table.name} ${a.chain.name} and ${b.table.name} ${b.chain.name} hook at the same priority (${a.base.priority}); the kernel runs the one made later first, here they run in the order read`;
+      if (!state.assumptions.includes(note)) state.assumptions.push(note);
+    }
+  }
+  for (const { table, chain, base } of chains) {
     if (base.type === 'nat' && (natBound || state.packet.untracked)) {
       if (chain.rules.length > 0) {
         const reason = state.packet.untracked ? 'the packet is not tracked, so no NAT' : pass === 'loopback' ? "the connection's NAT was decided at output" : 'an earlier nat chain already set up NAT';

@@ -68,8 +68,10 @@ export async function readLiveRules(runner: CommandRunner, where: string): Promi
     const variants: string[] = [];
     if (await runner.has(`${base}-nft-save`)) variants.push(`${base}-nft-save`);
     if (legacy && (await runner.has(`${base}-legacy-save`))) variants.push(`${base}-legacy-save`);
-    if (variants.length === 0 && !(await runner.has(`${base}-legacy-save`)) && (await runner.has(`${base}-save`))) variants.push(`${base}-save`);
-    if (variants.length === 0) notes.push(`no ${base}-save here: IPv${family} iptables rules were not read`);
+    const legacyInstalled = await runner.has(`${base}-legacy-save`);
+    if (variants.length === 0 && !legacyInstalled && (await runner.has(`${base}-save`))) variants.push(`${base}-save`);
+    // Legacy installed but without tables in this namespace holds no rules: nothing to say.
+    if (variants.length === 0 && !legacyInstalled) notes.push(`no ${base}-save here: IPv${family} iptables rules were not read`);
     for (const tool of variants) {
       const dump = parseDump(await run(runner, where, tool, []), `${tool} output`);
       tables.push(...dump.tables.map((t) => (t.families.length === 0 ? { ...t, families: [family] } : t)));

@@ -165,12 +165,16 @@ interface Tally {
   planChecked: number;
   outcomes: Set<string>;
   backends: Map<string, number>;
+  /** Runs in TPROXY mode, with another tool's rules, from the broad generator. */
+  tproxyRuns: number;
+  foreignRuns: number;
+  broadRuns: number;
 }
 
 describe('outrigger explain on the real kernel', () => {
   it('says where random connections go, for random configurations on every backend, as the kernel does', async () => {
     const pod = vp as VerdictPod;
-    const tally: Tally = { cases: 0, certain: 0, uncertain: 0, planChecked: 0, outcomes: new Set(), backends: new Map() };
+    const tally: Tally = { cases: 0, certain: 0, uncertain: 0, planChecked: 0, outcomes: new Set(), backends: new Map(), tproxyRuns: 0, foreignRuns: 0, broadRuns: 0 };
     const transparentListeners = VerdictListeners.filter((l) => l.where === 'pod' && l.transparent).map((l) => ({ family: familyOf(l.address) ?? 4, port: l.port }));
     await fc.assert(
       fc.asyncProperty(caseArb, async ({ configuration: { input, broad }, backend, foreign, connections }) => {
@@ -179,6 +183,9 @@ describe('outrigger explain on the real kernel', () => {
         await addForeign(runner, pod, foreign, iptablesBackend);
         try {
           await withCapture(pod, input, backend, async ({ parsed, facts: hostFacts }) => {
+            if (parsed.capture.inboundInterceptionMode === 'TPROXY') tally.tproxyRuns++;
+            if (foreign.length > 0) tally.foreignRuns++;
+            if (broad) tally.broadRuns++;
             const live = await readLiveRules(runner, pod.pair.pod.path);
             const ruleset = { tables: live.tables, inputs: live.inputs, notes: live.notes };
             const plan = planCapture(parsed.capture, hostFacts);
@@ -235,11 +242,12 @@ describe('outrigger explain on the real kernel', () => {
       { numRuns: runs, ...replay },
     );
     // Every case agreed (a disagreement fails the property before this line).
-    console.log(`explain-kernel: ${tally.cases}/${tally.cases} cases agreed with the kernel (${tally.certain} certain, ${tally.uncertain} uncertain with the kernel's outcome among the alternatives); ${tally.planChecked} also checked against the planned rules; per backend ${JSON.stringify(Object.fromEntries(tally.backends))}; outcomes seen ${[...tally.outcomes].sort().join(', ')}`);
+    console.log(`explain-kernel: ${tally.cases}/${tally.cases} cases agreed with the kernel (${tally.certain} certain, ${tally.uncertain} uncertain with the kernel's outcome among the alternatives); ${tally.planChecked} also checked against the planned rules; per backend ${JSON.stringify(Object.fromEntries(tally.backends))}; runs in TPROXY mode ${tally.tproxyRuns}, with other tools' rules ${tally.foreignRuns}, from the broad generator ${tally.broadRuns}; outcomes seen ${[...tally.outcomes].sort().join(', ')}`);
     if (runs >= 40 && !('path' in replay)) {
       expect(tally.cases).toBeGreaterThanOrEqual(200);
       expect([...tally.outcomes]).toEqual(expect.arrayContaining(['local-app', 'peer-app', 'pod-app', 'proxy-dns', 'proxy-inbound', 'proxy-outbound', 'upstream-dns', 'failed: ConnectionRefusedError']));
       expect(tally.uncertain).toBeGreaterThan(0);
+      expect([tally.tproxyRuns, tally.foreignRuns, tally.broadRuns].every((n) => n > 0), 'TPROXY, other tools and broad configurations each reached').toBe(true);
       expect([...tally.backends.keys()].sort()).toEqual(['legacy', 'nft', 'nftables']);
     }
   }, 1_800_000);
