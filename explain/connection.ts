@@ -90,7 +90,7 @@ export function describeConnection(c: Connection): string {
   };
   if (c.direction === 'outbound') {
     const owner = `uid ${c.uid ?? DefaultAppUser.uid} gid ${c.gid ?? DefaultAppUser.gid}`;
-    return `outbound ${c.protocol} to ${host(c.destination, c.destinationPort)} from the app (${owner}${c.source ? `, source ${host(c.source, c.sourcePort)}` : ''})`;
+    return `outbound ${c.protocol} to ${host(c.destination, c.destinationPort)} from a socket of ${owner}${c.source ? ` at ${host(c.source, c.sourcePort)}` : ''}`;
   }
   return `inbound ${c.protocol} to ${host(c.destination, c.destinationPort)} from ${c.source ? host(c.source, c.sourcePort) : 'a peer'} on ${c.interface ?? DefaultInterface}`;
 }
