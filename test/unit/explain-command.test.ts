@@ -8,11 +8,11 @@
  */
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { CommandResult, CommandRunner } from '../../apply/command-runner.js';
 import { explain } from '../../cli/explain/explain-command.js';
 import { readInput } from '../../cli/explain/read-input.js';
@@ -22,6 +22,7 @@ import { fixtureText } from '../helpers/explain-fixtures.js';
 import { cliPath } from '../helpers/outrigger-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'or-explain-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function file(name: string, text: string): string {
   const path = join(dir, name);
   writeFileSync(path, text);
