@@ -59,6 +59,18 @@ const DirectAnnotations: readonly (readonly [string, CaptureSettingKey])[] = [
   [TrafficAnnotations.excludeInterfaces, 'excludeInterfaces'],
 ];
 
+/** The pod annotation that sets a capture setting, if there is one (for messages that say what to change). */
+export function annotationOfSetting(key: CaptureSettingKey): string | undefined {
+  const direct = DirectAnnotations.find(([, setting]) => setting === key)?.[0];
+  if (direct) return direct;
+  const others: Partial<Record<CaptureSettingKey, string>> = {
+    inboundPortsExclude: TrafficAnnotations.excludeInboundPorts,
+    kubeVirtInterfaces: TrafficAnnotations.rerouteVirtualInterfaces,
+    inboundInterceptionMode: TrafficAnnotations.interceptionMode,
+  };
+  return others[key];
+}
+
 /** Ports of the proxy itself that are never captured inbound: Prometheus stats and readiness (Istio's `15090,15021`). */
 export const ProxyOwnInboundPorts = [15090, 15021] as const;
 /** Istio's default status port (the agent's health/metrics merge port). */

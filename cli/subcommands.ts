@@ -25,6 +25,10 @@ export const Subcommands: Readonly<Record<string, Subcommand>> = {
     describe: 'Run the MutatingAdmissionWebhook server that injects the proxy into pods (HTTPS)',
     load: () => import('../injector/injector-command.js'),
   },
+  explain: {
+    describe: 'Where would this connection go? Follow it through a pod\'s rules (live, a dump, a manifest or flags) and say why',
+    load: () => import('./explain/explain-command.js'),
+  },
   cni: {
     describe: 'Node side of CNI mode: `cni install` installs outrigger-cni and repairs pods (the DaemonSet)',
     load: () => import('../cni-plugin/cni-command.js'),

@@ -115,8 +115,8 @@ cp -p dist/*.mjs "$context/dist/"
 cp -p dist/*.LEGAL.txt "$context/dist/" 2>/dev/null || true
 cp -p dist/envoy-schema.json "$context/dist/" # the injector checks proxy.bootstrapOverride against it
 # proxy-init holds NET_ADMIN: it gets only the bundle files `outrigger init` reaches (no injector,
-# CNI installer, fastify or Kubernetes client), with their license notices.
-for file in $("$node_bin" scripts/bundle-closure.mjs dist --exclude inject-command- --exclude injector-command- --exclude cni-command-); do
+# CNI installer, fastify or Kubernetes client, no explain), with their license notices.
+for file in $("$node_bin" scripts/bundle-closure.mjs dist --exclude inject-command- --exclude injector-command- --exclude cni-command- --exclude explain-command-); do
   cp -p "dist/$file" "$context/dist-init/"
   [ -f "dist/$file.LEGAL.txt" ] && cp -p "dist/$file.LEGAL.txt" "$context/dist-init/"
 done

@@ -5,7 +5,7 @@
 // that holds NET_ADMIN carries only what `outrigger init` runs. Reads import specifiers from the
 // bundle's own output (`from"./x.mjs"`, `import("./x.mjs")`), which esbuild writes literally, and
 // modules loaded by URL (`new URL("./x.mjs", import.meta.url)`: the injector's review worker).
-// Usage: node scripts/bundle-closure.mjs DIST_DIR --exclude inject-command- --exclude injector-command- --exclude cni-command-
+// Usage: node scripts/bundle-closure.mjs DIST_DIR --exclude inject-command- --exclude injector-command- --exclude cni-command- --exclude explain-command-
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';

@@ -1,7 +1,8 @@
 // scripts/bundle-closure.mjs decides which bundle files go into the proxy-init image: everything
 // `outrigger init` reaches (its command, validation, the CLI front), nothing of the injector (nor
-// its Envoy bootstrap-override checker and schema, dist/envoy-schema.json, which is not a module)
-// and nothing of the CNI installer (whose repair loop loads the Kubernetes client).
+// its Envoy bootstrap-override checker and schema, dist/envoy-schema.json, which is not a module),
+// nothing of the CNI installer (whose repair loop loads the Kubernetes client) and nothing of
+// `outrigger explain` (which reads manifests with the injector's code).
 // Runs on the built dist/ (npm test builds first).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -20,12 +21,12 @@ describe('bundle closure for the proxy-init image', () => {
     expect(closure()).toEqual(all);
   });
 
-  it('keeps what init runs and leaves out the injector, the CNI installer and what only they load', () => {
-    const init = closure('inject-command-', 'injector-command-', 'cni-command-');
+  it('keeps what init runs and leaves out the injector, the CNI installer, explain and what only they load', () => {
+    const init = closure('inject-command-', 'injector-command-', 'cni-command-', 'explain-command-');
     expect(init).toContain('outrigger.mjs');
     expect(init.some((f) => f.startsWith('init-command-'))).toBe(true);
     expect(init.some((f) => f.startsWith('validate-capture-'))).toBe(true);
-    expect(init.some((f) => f.startsWith('inject-command-') || f.startsWith('injector-command-') || f.startsWith('cni-command-'))).toBe(false);
+    expect(init.some((f) => f.startsWith('inject-command-') || f.startsWith('injector-command-') || f.startsWith('cni-command-') || f.startsWith('explain-command-'))).toBe(false);
     // The Kubernetes client (found by its default user agent) stays out.
     const kubeClient = all.filter((f) => readFileSync(`dist/${f}`, 'utf8').includes('kubernetes-client-javascript/'));
     expect(kubeClient, 'the Kubernetes client is in the bundle').not.toEqual([]);
