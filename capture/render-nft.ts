@@ -99,6 +99,17 @@ export function nftRuleBody(rule: Rule): string {
 
 const Ipv6Guard: NftRule = { body: 'meta nfproto ipv6 counter return', purpose: 'ipv6-not-captured' };
 
+/**
+ * A chain's rules as nftables needs them: after each tproxy rule, a drop with the same matches. nft's
+ * `tproxy` statement, when no transparent socket takes the packet (the proxy is not listening yet),
+ * stops that rule and lets the chain go on, so the connection would reach the app uncaptured; iptables'
+ * TPROXY target drops it. The drop keeps one meaning for both backends (fail closed). Istio's nft rules
+ * have no such drop: a deliberate difference (test/integration/conformance-nft.test.ts).
+ */
+export function withNftOnlyRules(ordered: readonly Rule[]): Rule[] {
+  return ordered.flatMap((rule) => (rule.action.kind === 'tproxy' ? [rule, { ...rule, action: { kind: 'drop' as const }, purpose: 'tproxy-no-listener' as const }] : [rule]));
+}
+
 export function nftLayout(rules: readonly Rule[], families: readonly IpFamily[]): NftLayout {
   const tables: NftTable[] = [];
   for (const table of NftTableOrder) {
@@ -107,7 +118,7 @@ export function nftLayout(rules: readonly Rule[], families: readonly IpFamily[])
       const planned = rules.filter((r) => r.table === table && r.chain === chain);
       if (planned.length === 0) continue;
       const base = isBuiltinChain(chain) ? NftBaseChains[table][chain] : undefined;
-      const ordered: NftRule[] = finalChainOrder(planned, families).map((rule) => ({ body: nftRuleBody(rule), purpose: rule.purpose }));
+      const ordered: NftRule[] = withNftOnlyRules(finalChainOrder(planned, families)).map((rule) => ({ body: nftRuleBody(rule), purpose: rule.purpose }));
       const guard = base && !families.includes(6) ? [Ipv6Guard] : [];
       chains.push({ chain, name: nftChainName(chain), ...(base ? { base } : {}), rules: [...guard, ...ordered] });
     }

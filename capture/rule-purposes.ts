@@ -27,6 +27,7 @@ export const RulePurposes = {
   'inbound-established': { explain: 'TPROXY: packets of inbound connections already diverted keep going to the proxy', settings: ['inboundPorts', 'inboundInterceptionMode'] },
   'tproxy-established': { explain: 'TPROXY: packets of a diverted connection are marked and accepted for local delivery', settings: ['inboundInterceptionMode', 'inboundTproxyMark'] },
   'tproxy-to-inbound-listener': { explain: "TPROXY: new inbound connections go to the proxy's inbound listener, marked", settings: ['inboundInterceptionMode', 'inboundCapturePort', 'inboundTproxyMark'] },
+  'tproxy-no-listener': { explain: 'TPROXY (nftables): a new inbound connection that no transparent socket takes (the proxy is not listening yet) is dropped, as iptables TPROXY drops it, never let through to the app', settings: ['inboundInterceptionMode', 'inboundCapturePort'] },
   'tproxy-save-mark': { explain: "TPROXY: the inbound mark is kept on the connection", settings: ['inboundInterceptionMode', 'inboundTproxyMark'] },
   'tproxy-proxy-loopback': { explain: "TPROXY: the proxy's own marked loopback traffic is left alone", settings: ['inboundInterceptionMode', 'inboundTproxyMark'] },
   'tproxy-mark-proxy-to-app': { explain: "TPROXY: the proxy's calls to the pod's own address are marked so they are captured once", settings: ['inboundInterceptionMode', 'proxyUids', 'proxyGids'] },

@@ -10,7 +10,7 @@
 import type { IpFamily } from '../capture/capture-config.js';
 import { NftBaseChains, NftChainOrder, NftTableOrder, NftTables, nftChainName } from '../capture/nft-tables.js';
 import type { CapturePlan } from '../capture/plan-capture.js';
-import { nftRuleBody } from '../capture/render-nft.js';
+import { nftRuleBody, withNftOnlyRules } from '../capture/render-nft.js';
 import { quoteToken, ruleTokens } from '../capture/render-restore.js';
 import { type Action, type Chain, finalChainOrder, isBuiltinChain, isForFamily, type MatchTerm, type Rule, type Table, Tables } from '../capture/rule.js';
 import { FullMask, iptablesBaseChain, iptablesInterface, type PathAction, type PathChain, type PathRule, type PathTable, type Term } from './path-model.js';
@@ -102,7 +102,7 @@ export function nftTablesOf(plan: CapturePlan): PathTable[] {
       const planned = plan.rules.filter((r) => r.table === table && r.chain === chain);
       if (planned.length === 0) continue;
       const spec = isBuiltinChain(chain) ? NftBaseChains[table as Table][chain as Chain] : undefined;
-      const rules = finalChainOrder(planned, plan.families).map((rule) => pathRule(rule, `${nftRuleBody(rule)} comment "outrigger/${rule.purpose}"`, nftChainName, true));
+      const rules = withNftOnlyRules(finalChainOrder(planned, plan.families)).map((rule) => pathRule(rule, `${nftRuleBody(rule)} comment "outrigger/${rule.purpose}"`, nftChainName, true));
       const guard: PathRule[] = spec && !plan.families.includes(6)
         ? [{ terms: [{ kind: 'family', family: 6, negate: false }], actions: [{ kind: 'return' }], unknown: [], purpose: 'ipv6-not-captured', comment: 'outrigger/ipv6-not-captured', origin: { text: 'meta nfproto ipv6 counter return comment "outrigger/ipv6-not-captured"' } }]
         : [];

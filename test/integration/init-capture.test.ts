@@ -156,4 +156,17 @@ describe.each(cases)('TPROXY inbound over IPv$family ($name)', ({ backend, pod, 
       pair.destroy();
     }
   });
+
+  it('fails closed while the proxy does not listen: an inbound connection never reaches the app uncaptured', async () => {
+    const pair = await podWithCapture(['-m', 'TPROXY', '-b', '*', '-i', '*', '--ipv6', 'true', ...backend.args]);
+    try {
+      // The app listens; nothing listens transparently on 15006 (the proxy is still starting).
+      await startProbe(pair.pod, { name: 'pod-app', tcp: ['0.0.0.0:9090', '[::]:9090'] });
+      const reply = await probe(pair.peer, 'tcp', pod(pair), 9090, {}, 2);
+      expect(reply.listener, JSON.stringify(reply)).toBeUndefined();
+      expect(reply.error).toBeDefined();
+    } finally {
+      pair.destroy();
+    }
+  });
 });

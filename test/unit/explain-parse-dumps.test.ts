@@ -109,8 +109,12 @@ describe('nft list ruleset', () => {
       { kind: 'destination-port', protocol: 'tcp', ranges: [[53, 53], [15008, 15008]], negate: true },
       { kind: 'owner', by: 'uid', ids: [[1337, 1337]], negate: false },
     ]);
-    const tproxy = rules(table(dump.tables, 'istio-proxy-mangle', 6), 'istio-tproxy')[1];
+    const tproxyChain = rules(table(dump.tables, 'istio-proxy-mangle', 6), 'istio-tproxy');
+    const tproxy = tproxyChain.filter((r) => r.purpose === 'tproxy-to-inbound-listener')[1];
     expect(tproxy?.actions).toEqual([{ kind: 'tproxy', port: 15006, family: 6 }, { kind: 'set-mark', value: 0x539, mask: 0xffffffff }, { kind: 'accept' }]);
+    // Each tproxy rule is followed by outrigger's drop for a connection no transparent socket takes.
+    expect(tproxyChain.map((r) => r.purpose)).toEqual(['tproxy-to-inbound-listener', 'tproxy-no-listener', 'tproxy-to-inbound-listener', 'tproxy-no-listener']);
+    expect(tproxyChain[1]?.actions).toEqual([{ kind: 'drop' }]);
     expect(rules(table(dump.tables, 'istio-proxy-mangle', 4), 'istio-inbound').find((r) => r.purpose === 'inbound-established')?.terms).toContainEqual({ kind: 'conntrack-state', states: ['ESTABLISHED', 'RELATED'], negate: false });
   });
 

@@ -101,12 +101,18 @@ describe('verdicts in words, with the setting to change', () => {
     expect(e.verdict.words).toBe("captured: redirected to the proxy's inbound listener 15006 (original destination 10.244.0.5:8080 kept)");
   });
 
-  it('TPROXY: diverted with the original destination kept; without a transparent socket iptables drops it and nft lets it through', () => {
+  it('TPROXY: diverted with the original destination kept; without a transparent socket both backends drop it (outrigger\'s nft drop after tproxy), while Istio\'s nft rules let it through', () => {
     const tproxy = [...IstioDefaults, '-m', 'TPROXY'];
     expect(explainIn(planned(tproxy), inb(8080)).verdict.words).toBe("captured: diverted with TPROXY to the proxy's inbound listener 15006 (original destination 10.244.0.5:8080 kept)");
     const none: PodFacts = { ...PodIp, transparentListeners: [] };
     expect(explainIn(planned(tproxy), inb(8080), { kind: 'flags' }, none).verdict.kind).toBe('dropped');
-    expect(explainIn(planned(tproxy, 'nftables'), inb(8080), { kind: 'flags' }, none).run.disposition).toMatchObject({ kind: 'local', port: 8080 });
+    const nft = explainIn(planned(tproxy, 'nftables'), inb(8080), { kind: 'flags' }, none);
+    expect(nft.verdict.kind).toBe('dropped');
+    expect(nft.run.steps.some((step) => JSON.stringify(step).includes('tproxy-no-listener'))).toBe(true);
+    // Istio's own nft rules (no drop after the tproxy rule): the packet goes on to the app.
+    const ours = planned(tproxy, 'nftables');
+    const istio = { ...ours, tables: ours.tables.map((t) => ({ ...t, chains: new Map([...t.chains].map(([name, chain]) => [name, { ...chain, rules: chain.rules.filter((r) => r.purpose !== 'tproxy-no-listener') }])) })) };
+    expect(explainIn(istio, inb(8080), { kind: 'flags' }, none).run.disposition).toMatchObject({ kind: 'local', port: 8080 });
   });
 
   it('native nftables without IPv6: IPv6 is never captured, as iptables without ip6tables rules', () => {
