@@ -99,11 +99,16 @@ describe('an injected Deployment (native sidecar, the default)', () => {
     expect(result.client_uid).toBe(1000);
   });
 
-  it('a ClusterIP Service (kube-proxy on the node): the app\'s connection to it is captured with the Service address as original destination', () => {
+  it('a ClusterIP Service (kube-proxy on the node): the app\'s connection to it is captured with the Service address as original destination', async () => {
     cluster.kubectlOk(['expose', 'deployment', 'peer', '-n', 'outside', '--port', '80', '--target-port', '8080', '--name', 'peer']);
     const clusterIp = cluster.kubectlOk(['get', 'service', 'peer', '-n', 'outside', '-o', 'jsonpath={.spec.clusterIP}']).trim();
     expect(clusterIp).toMatch(/^198\.19\./);
-    const result = connectFrom(cluster, 'shop', web.name, 'app', clusterIp, 80);
+    // kube-proxy programs the Service a moment after it is created; until then the proxy's upstream
+    // connection fails and the app gets an empty answer. Retry (bounded) until something answers.
+    const result = await waitUntil('kube-proxy to program the peer Service', 60_000, () => {
+      const attempt = connectFrom(cluster, 'shop', web.name, 'app', clusterIp, 80);
+      return attempt.lines.length > 0 ? attempt : undefined;
+    }, 1000);
     expect(result.error).toBeUndefined();
     // Capture happens before kube-proxy's DNAT (in the pod's namespace): the proxy sees the Service address.
     expect(viaProxy(result)).toEqual({ listener: 'outbound', original_dst: `${clusterIp}:80`, uid: 1337 });
