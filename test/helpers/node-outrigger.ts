@@ -136,3 +136,42 @@ export function shippedDifference(cluster: Cluster, overlay: 'default' | 'cni'):
   });
   return differences;
 }
+
+/** A one-replica Deployment of the test app serving on 8080 (label app=NAME). */
+export function appDeployment(name: string, namespace: string, extra: { annotations?: Record<string, string>; initContainers?: unknown[] } = {}): Record<string, unknown> {
+  return {
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace },
+    spec: {
+      replicas: 1, selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name }, ...(extra.annotations ? { annotations: extra.annotations } : {}) },
+        spec: {
+          ...(extra.initContainers ? { initContainers: extra.initContainers } : {}),
+          containers: [{ name: 'app', image: TestAppImage, imagePullPolicy: 'Never', args: ['serve', '--name', name, '--port', '8080'], ports: [{ containerPort: 8080 }] }],
+        },
+      },
+    },
+  };
+}
+
+/** `kubectl apply` of one object. */
+export function applyObject(cluster: Cluster, object: unknown): void {
+  cluster.kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(object) });
+}
+
+/**
+ * The namespaces the node tests use: `outside` (no injection) with a Ready peer Deployment, and the
+ * labelled namespace `meshNamespace`. Returns the peer pod.
+ */
+export async function startPeerAndMesh(cluster: Cluster, meshNamespace: string): Promise<PodInfo> {
+  cluster.kubectlOk(['create', 'namespace', 'outside']);
+  cluster.kubectlOk(['create', 'namespace', meshNamespace]);
+  cluster.kubectlOk(['label', 'namespace', meshNamespace, 'istio-injection=enabled']);
+  applyObject(cluster, appDeployment('peer', 'outside'));
+  return readyPod(cluster, 'outside', 'app=peer');
+}
+
+export const ipv4Of = (p: PodInfo): string => p.ips.find((ip) => !ip.includes(':')) ?? '';
+export const ipv6Of = (p: PodInfo): string => p.ips.find((ip) => ip.includes(':')) ?? '';
+/** An address as it appears before `:port`. */
+export const bracketed = (ip: string): string => (ip.includes(':') ? `[${ip}]` : ip);

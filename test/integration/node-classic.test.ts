@@ -12,43 +12,17 @@ import { startNode, type ClusterNode } from '../../cluster/cluster-node.ts';
 import { waitUntil } from '../../cluster/wait-until.ts';
 import { parse as parseYaml, stringify } from 'yaml';
 import { clusterApi } from '../helpers/cluster-api.js';
-import { appAnswer, connectFrom, installShipped, pod, pods, readyPod, shippedDifference, TestAppImage, viaProxy, type PodInfo } from '../helpers/node-outrigger.js';
+import { appAnswer, appDeployment, applyObject, bracketed, connectFrom, installShipped, ipv4Of, ipv6Of, pod, pods, readyPod, shippedDifference, startPeerAndMesh, TestAppImage, viaProxy, type PodInfo } from '../helpers/node-outrigger.js';
 
 let cluster: Cluster;
 let node: ClusterNode;
 let peer: PodInfo;
 
-const deployment = (name: string, namespace: string, extra: { annotations?: Record<string, string>; initContainers?: unknown[] } = {}) => ({
-  apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace },
-  spec: {
-    replicas: 1, selector: { matchLabels: { app: name } },
-    template: {
-      metadata: { labels: { app: name }, ...(extra.annotations ? { annotations: extra.annotations } : {}) },
-      spec: {
-        ...(extra.initContainers ? { initContainers: extra.initContainers } : {}),
-        containers: [{ name: 'app', image: TestAppImage, imagePullPolicy: 'Never', args: ['serve', '--name', name, '--port', '8080'], ports: [{ containerPort: 8080 }] }],
-      },
-    },
-  },
-});
-
-function apply(object: unknown): void {
-  cluster.kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(object) });
-}
-
-const ipv4 = (p: PodInfo) => p.ips.find((ip) => !ip.includes(':')) ?? '';
-const ipv6 = (p: PodInfo) => p.ips.find((ip) => ip.includes(':')) ?? '';
-const bracket = (ip: string) => (ip.includes(':') ? `[${ip}]` : ip);
-
 beforeAll(async () => {
   cluster = await startCluster();
   node = await startNode(cluster);
   await installShipped(cluster, 'default');
-  cluster.kubectlOk(['create', 'namespace', 'outside']);
-  cluster.kubectlOk(['create', 'namespace', 'shop']);
-  cluster.kubectlOk(['label', 'namespace', 'shop', 'istio-injection=enabled']);
-  apply(deployment('peer', 'outside'));
-  peer = await readyPod(cluster, 'outside', 'app=peer');
+  peer = await startPeerAndMesh(cluster, 'shop');
 }, 600_000);
 
 afterAll(async () => {
@@ -62,7 +36,7 @@ describe('the injector on the node', () => {
     expect(replicas.filter((p) => p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))).toHaveLength(2);
     const slices = JSON.parse(cluster.kubectlOk(['get', 'endpointslices', '-n', 'outrigger', '-l', 'kubernetes.io/service-name=outrigger-injector', '-o', 'json'])) as { items: { endpoints?: { addresses: string[]; conditions: { ready: boolean } }[] }[] };
     const ready = slices.items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions.ready).flatMap((e) => e.addresses);
-    expect(ready.sort()).toEqual(replicas.map(ipv4).sort());
+    expect(ready.sort()).toEqual(replicas.map(ipv4Of).sort());
     const pdb = JSON.parse(cluster.kubectlOk(['get', 'pdb', 'outrigger-injector', '-n', 'outrigger', '-o', 'json'])) as { status: { currentHealthy: number; disruptionsAllowed: number } };
     expect(pdb.status.currentHealthy).toBe(2);
     expect(pdb.status.disruptionsAllowed).toBe(1);
@@ -72,7 +46,7 @@ describe('the injector on the node', () => {
 describe('an injected Deployment (native sidecar, the default)', () => {
   let web: PodInfo;
   beforeAll(async () => {
-    apply(deployment('web', 'shop'));
+    applyObject(cluster, appDeployment('web', 'shop'));
     web = await readyPod(cluster, 'shop', 'app=web');
   }, 180_000);
 
@@ -89,12 +63,12 @@ describe('an injected Deployment (native sidecar, the default)', () => {
     expect(Date.parse(app?.state.running?.startedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(proxy?.state.running?.startedAt ?? ''));
   });
 
-  it.each([['IPv4', ipv4], ['IPv6', ipv6]] as const)('%s: the app\'s outbound connection lands on the proxy with its original destination', (_family, ip) => {
+  it.each([['IPv4', ipv4Of], ['IPv6', ipv6Of]] as const)('%s: the app\'s outbound connection lands on the proxy with its original destination', (_family, ip) => {
     const target = ip(peer);
     expect(target).not.toBe('');
     const result = connectFrom(cluster, 'shop', web.name, 'app', target, 8080);
     expect(result.error).toBeUndefined();
-    expect(viaProxy(result)).toEqual({ listener: 'outbound', original_dst: `${bracket(target)}:8080`, uid: 1337 });
+    expect(viaProxy(result)).toEqual({ listener: 'outbound', original_dst: `${bracketed(target)}:8080`, uid: 1337 });
     expect(appAnswer(result)?.app).toBe('peer');
     expect(result.client_uid).toBe(1000);
   });
@@ -115,7 +89,7 @@ describe('an injected Deployment (native sidecar, the default)', () => {
     expect(appAnswer(result)?.app).toBe('peer');
   });
 
-  it.each([['IPv4', ipv4], ['IPv6', ipv6]] as const)('%s: the proxy\'s own connection goes direct', (_family, ip) => {
+  it.each([['IPv4', ipv4Of], ['IPv6', ipv6Of]] as const)('%s: the proxy\'s own connection goes direct', (_family, ip) => {
     const result = connectFrom(cluster, 'shop', web.name, 'proxy', ip(peer), 8080);
     expect(result.error).toBeUndefined();
     expect(viaProxy(result)).toBeUndefined();
@@ -123,7 +97,7 @@ describe('an injected Deployment (native sidecar, the default)', () => {
     expect(result.client_uid).toBe(1337);
   });
 
-  it.each([['IPv4', ipv4], ['IPv6', ipv6]] as const)('%s: inbound to the app port is captured; the health port is not', (_family, ip) => {
+  it.each([['IPv4', ipv4Of], ['IPv6', ipv6Of]] as const)('%s: inbound to the app port is captured; the health port is not', (_family, ip) => {
     const target = ip(web);
     const inbound = connectFrom(cluster, 'outside', peer.name, 'app', target, 8080);
     expect(inbound.error).toBeUndefined();
@@ -139,9 +113,9 @@ describe('an injected Deployment (native sidecar, the default)', () => {
 
 describe('native sidecars and init containers', () => {
   it('a Job with the native sidecar completes: the sidecar does not keep it running', async () => {
-    apply({
+    applyObject(cluster, {
       apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'once', namespace: 'shop' },
-      spec: { backoffLimit: 0, template: { metadata: { labels: { app: 'once' } }, spec: { restartPolicy: 'Never', containers: [{ name: 'task', image: TestAppImage, imagePullPolicy: 'Never', args: ['connect', ipv4(peer), '8080'] }] } } },
+      spec: { backoffLimit: 0, template: { metadata: { labels: { app: 'once' } }, spec: { restartPolicy: 'Never', containers: [{ name: 'task', image: TestAppImage, imagePullPolicy: 'Never', args: ['connect', ipv4Of(peer), '8080'] }] } } },
     });
     await waitUntil('the Job to complete', 120_000, () => {
       const job = JSON.parse(cluster.kubectlOk(['get', 'job', 'once', '-n', 'shop', '-o', 'json'])) as { status: { succeeded?: number; failed?: number } };
@@ -157,9 +131,9 @@ describe('native sidecars and init containers', () => {
 
   it.each([['native', {}], ['classic', { 'sidecar.istio.io/nativeSidecar': 'false' }]] as const)('%s mode: the pod\'s own init container makes an outbound connection that works', async (mode, annotations) => {
     const name = `fetch-${mode}`;
-    apply(deployment(name, 'shop', {
+    applyObject(cluster, appDeployment(name, 'shop', {
       annotations,
-      initContainers: [{ name: 'fetch-config', image: TestAppImage, imagePullPolicy: 'Never', command: ['/bin/sh', '-c', `/usr/bin/python3 /usr/local/bin/test-app connect ${ipv4(peer)} 8080 | tee /dev/termination-log`] }],
+      initContainers: [{ name: 'fetch-config', image: TestAppImage, imagePullPolicy: 'Never', command: ['/bin/sh', '-c', `/usr/bin/python3 /usr/local/bin/test-app connect ${ipv4Of(peer)} 8080 | tee /dev/termination-log`] }],
     }));
     const running = await readyPod(cluster, 'shop', `app=${name}`, 180_000);
     const order = running.spec.initContainers?.map((c) => c.name);
@@ -176,7 +150,7 @@ describe('native sidecars and init containers', () => {
       expect(order).toEqual(['fetch-config', 'proxy-init']);
       expect(running.spec.containers.map((c) => c.name)).toContain('proxy');
       expect(viaProxy(said)).toBeUndefined();
-      expect(viaProxy(connectFrom(cluster, 'shop', running.name, 'app', ipv4(peer), 8080))?.listener).toBe('outbound');
+      expect(viaProxy(connectFrom(cluster, 'shop', running.name, 'app', ipv4Of(peer), 8080))?.listener).toBe('outbound');
     }
   }, 240_000);
 });
@@ -184,11 +158,11 @@ describe('native sidecars and init containers', () => {
 describe('restarts', () => {
   let web: PodInfo;
   beforeAll(async () => {
-    apply(deployment('restarts', 'shop'));
+    applyObject(cluster, appDeployment('restarts', 'shop'));
     web = await readyPod(cluster, 'shop', 'app=restarts');
   }, 180_000);
 
-  const captured = (p: PodInfo) => viaProxy(connectFrom(cluster, 'shop', p.name, 'app', ipv4(peer), 8080))?.listener;
+  const captured = (p: PodInfo) => viaProxy(connectFrom(cluster, 'shop', p.name, 'app', ipv4Of(peer), 8080))?.listener;
 
   it('killing the app container: the kubelet restarts it and capture holds', async () => {
     expect(captured(web)).toBe('outbound');
@@ -227,10 +201,10 @@ describe('restarts', () => {
 
 describe('upgrade: the injector rolled to a new configuration while pods are created', () => {
   it('admits every pod during the rollout; new pods get the new capture, old pods keep theirs', async () => {
-    apply(deployment('old-config', 'shop'));
+    applyObject(cluster, appDeployment('old-config', 'shop'));
     const old = await readyPod(cluster, 'shop', 'app=old-config');
     const oldArgs = old.spec.initContainers?.find((c) => c.name === 'proxy-init')?.args ?? [];
-    expect(viaProxy(connectFrom(cluster, 'shop', old.name, 'app', ipv4(peer), 8080))?.listener).toBe('outbound');
+    expect(viaProxy(connectFrom(cluster, 'shop', old.name, 'app', ipv4Of(peer), 8080))?.listener).toBe('outbound');
 
     // The new configuration: outbound port 8080 is excluded mesh-wide (Istio's global.proxy.excludeOutboundPorts).
     const configMap = JSON.parse(cluster.kubectlOk(['get', 'configmap', 'outrigger-injector', '-n', 'outrigger', '-o', 'json'])) as { data: Record<string, string> };
@@ -271,11 +245,11 @@ describe('upgrade: the injector rolled to a new configuration while pods are cre
     cluster.kubectlOk(['delete', 'pods', '-n', 'shop', '-l', 'app=during', '--wait=false']);
 
     // A new pod runs with the new capture: its outbound 8080 goes direct. The old pod is unchanged.
-    apply(deployment('new-config', 'shop'));
+    applyObject(cluster, appDeployment('new-config', 'shop'));
     const fresh = await readyPod(cluster, 'shop', 'app=new-config');
     expect(fresh.spec.initContainers?.find((c) => c.name === 'proxy-init')?.args?.join(' ')).toContain('-o 8080');
-    expect(viaProxy(connectFrom(cluster, 'shop', fresh.name, 'app', ipv4(peer), 8080))).toBeUndefined();
+    expect(viaProxy(connectFrom(cluster, 'shop', fresh.name, 'app', ipv4Of(peer), 8080))).toBeUndefined();
     expect(pod(cluster, 'shop', old.name).spec.initContainers?.find((c) => c.name === 'proxy-init')?.args).toEqual(oldArgs);
-    expect(viaProxy(connectFrom(cluster, 'shop', old.name, 'app', ipv4(peer), 8080))?.listener).toBe('outbound');
+    expect(viaProxy(connectFrom(cluster, 'shop', old.name, 'app', ipv4Of(peer), 8080))?.listener).toBe('outbound');
   }, 420_000);
 });

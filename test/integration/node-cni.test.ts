@@ -12,25 +12,13 @@ import { startCluster, type Cluster } from '../../cluster/cluster.ts';
 import { startNode, type ClusterNode } from '../../cluster/cluster-node.ts';
 import { run } from '../../cluster/run-command.ts';
 import { waitUntil } from '../../cluster/wait-until.ts';
-import { appAnswer, connectFrom, installShipped, readyPod, shippedDifference, TestAppImage, viaProxy, type PodInfo } from '../helpers/node-outrigger.js';
+import { appAnswer, appDeployment, applyObject, bracketed, connectFrom, installShipped, ipv4Of, ipv6Of, readyPod, shippedDifference, startPeerAndMesh, viaProxy, type PodInfo } from '../helpers/node-outrigger.js';
 
 let cluster: Cluster;
 let node: ClusterNode;
 let peer: PodInfo;
 let bridgeConflistBefore: Buffer;
 const conflistName = '10-outrigger-test-pods.conflist';
-
-const deployment = (name: string, namespace: string) => ({
-  apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace },
-  spec: {
-    replicas: 1, selector: { matchLabels: { app: name } },
-    template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image: TestAppImage, imagePullPolicy: 'Never', args: ['serve', '--name', name, '--port', '8080'], ports: [{ containerPort: 8080 }] }] } },
-  },
-});
-const apply = (object: unknown) => cluster.kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(object) });
-const ipv4 = (p: PodInfo) => p.ips.find((ip) => !ip.includes(':')) ?? '';
-const ipv6 = (p: PodInfo) => p.ips.find((ip) => ip.includes(':')) ?? '';
-const bracket = (ip: string) => (ip.includes(':') ? `[${ip}]` : ip);
 
 /** JSON log lines outrigger-cni wrote to stderr, which containerd passes on to its own log. */
 function pluginLogLines(): Record<string, unknown>[] {
@@ -51,11 +39,7 @@ beforeAll(async () => {
   await installShipped(cluster, 'cni');
   cluster.kubectlOk(['rollout', 'status', 'daemonset/outrigger-cni', '-n', 'outrigger', '--timeout=180s'], { timeoutMs: 200_000 });
   await waitUntil('outrigger-cni in the node\'s conflist', 60_000, () => readFileSync(join(node.paths.cniConf, conflistName), 'utf8').includes('outrigger-cni') || undefined, 500);
-  cluster.kubectlOk(['create', 'namespace', 'outside']);
-  cluster.kubectlOk(['create', 'namespace', 'mesh']);
-  cluster.kubectlOk(['label', 'namespace', 'mesh', 'istio-injection=enabled']);
-  apply(deployment('peer', 'outside'));
-  peer = await readyPod(cluster, 'outside', 'app=peer');
+  peer = await startPeerAndMesh(cluster, 'mesh');
 }, 600_000);
 
 afterAll(async () => {
@@ -79,7 +63,7 @@ describe('the installer on the node', () => {
 describe('an injected pod in CNI mode', () => {
   let web: PodInfo;
   beforeAll(async () => {
-    apply(deployment('web', 'mesh'));
+    applyObject(cluster, appDeployment('web', 'mesh'));
     web = await readyPod(cluster, 'mesh', 'app=web', 180_000);
   }, 240_000);
 
@@ -89,9 +73,9 @@ describe('an injected pod in CNI mode', () => {
     expect(web.status.initContainerStatuses?.find((s) => s.name === 'proxy-validation')?.state.terminated?.exitCode).toBe(0);
   });
 
-  it.each([['IPv4', ipv4], ['IPv6', ipv6]] as const)('%s: outbound lands on the proxy with its original destination, the proxy goes direct, inbound is captured', (_family, ip) => {
+  it.each([['IPv4', ipv4Of], ['IPv6', ipv6Of]] as const)('%s: outbound lands on the proxy with its original destination, the proxy goes direct, inbound is captured', (_family, ip) => {
     const out = connectFrom(cluster, 'mesh', web.name, 'app', ip(peer), 8080);
-    expect(viaProxy(out)).toEqual({ listener: 'outbound', original_dst: `${bracket(ip(peer))}:8080`, uid: 1337 });
+    expect(viaProxy(out)).toEqual({ listener: 'outbound', original_dst: `${bracketed(ip(peer))}:8080`, uid: 1337 });
     expect(appAnswer(out)?.app).toBe('peer');
     const direct = connectFrom(cluster, 'mesh', web.name, 'proxy', ip(peer), 8080);
     expect(viaProxy(direct)).toBeUndefined();

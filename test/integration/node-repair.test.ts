@@ -10,20 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../cluster/cluster.ts';
 import { startNode } from '../../cluster/cluster-node.ts';
 import { waitUntil } from '../../cluster/wait-until.ts';
-import { connectFrom, installShipped, pods, readyPod, renderForNode, TestAppImage, viaProxy, type PodInfo } from '../helpers/node-outrigger.js';
+import { appDeployment, applyObject, connectFrom, installShipped, ipv4Of, pods, readyPod, renderForNode, startPeerAndMesh, viaProxy, type PodInfo } from '../helpers/node-outrigger.js';
 
 let cluster: Cluster;
 let peer: PodInfo;
-
-const deployment = (name: string, namespace: string) => ({
-  apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace },
-  spec: {
-    replicas: 1, selector: { matchLabels: { app: name } },
-    template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image: TestAppImage, imagePullPolicy: 'Never', args: ['serve', '--name', name, '--port', '8080'] }] } },
-  },
-});
-const apply = (object: unknown) => cluster.kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(object) });
-const ipv4 = (p: PodInfo) => p.ips.find((ip) => !ip.includes(':')) ?? '';
 
 /** A pod of the Deployment whose proxy-validation has failed at least once (exit 126: no capture). */
 async function escapedPod(name: string): Promise<PodInfo> {
@@ -50,11 +40,7 @@ beforeAll(async () => {
   // The injector in CNI mode, but no installer on the node yet.
   expect(renderForNode(cluster, 'cni').applied.some((d) => d.kind === 'DaemonSet')).toBe(true);
   await installShipped(cluster, 'cni', { skipKinds: ['DaemonSet'] });
-  cluster.kubectlOk(['create', 'namespace', 'outside']);
-  cluster.kubectlOk(['create', 'namespace', 'mesh']);
-  cluster.kubectlOk(['label', 'namespace', 'mesh', 'istio-injection=enabled']);
-  apply(deployment('peer', 'outside'));
-  peer = await readyPod(cluster, 'outside', 'app=peer');
+  peer = await startPeerAndMesh(cluster, 'mesh');
 }, 600_000);
 
 afterAll(async () => {
@@ -63,7 +49,7 @@ afterAll(async () => {
 
 describe('repair on the node', () => {
   it('delete mode: the escaped pod is deleted and its ReplicaSet\'s new pod is captured', async () => {
-    apply(deployment('early', 'mesh'));
+    applyObject(cluster, appDeployment('early', 'mesh'));
     const escaped = await escapedPod('early');
     expect(escaped.spec.initContainers?.map((c) => c.name)).toEqual(['proxy-validation', 'proxy']);
     installDaemonSet('cni');
@@ -74,7 +60,7 @@ describe('repair on the node', () => {
     }, 1_000);
     expect(replaced.uid).not.toBe(escaped.uid);
     expect(replaced.status.initContainerStatuses?.find((s) => s.name === 'proxy-validation')?.restartCount).toBe(0);
-    expect(viaProxy(connectFrom(cluster, 'mesh', replaced.name, 'app', ipv4(peer), 8080))?.listener).toBe('outbound');
+    expect(viaProxy(connectFrom(cluster, 'mesh', replaced.name, 'app', ipv4Of(peer), 8080))?.listener).toBe('outbound');
     const logs = cluster.kubectlOk(['logs', '-n', 'outrigger', 'daemonset/outrigger-cni']);
     expect(logs).toMatch(new RegExp(`"pod":"mesh/${escaped.name}"[^\\n]*deleted|deleted[^\\n]*mesh/${escaped.name}`));
   }, 480_000);
@@ -83,7 +69,7 @@ describe('repair on the node', () => {
     // Uninstall (the installer restores the node), start a pod without capture, then install in apply mode.
     cluster.kubectlOk(['delete', 'daemonset', 'outrigger-cni', '-n', 'outrigger', '--ignore-not-found', '--wait=true', '--timeout=120s'], { timeoutMs: 150_000 });
     await waitUntil('the installer pod to be gone', 120_000, () => pods(cluster, 'outrigger', 'app.kubernetes.io/name=outrigger-cni').length === 0 || undefined, 1_000);
-    apply(deployment('early-apply', 'mesh'));
+    applyObject(cluster, appDeployment('early-apply', 'mesh'));
     const escaped = await escapedPod('early-apply');
     installDaemonSet('cni-repair-apply');
     const repaired = await readyPod(cluster, 'mesh', 'app=early-apply', 300_000).catch((error: Error) => {
@@ -91,6 +77,6 @@ describe('repair on the node', () => {
     });
     expect(repaired.uid).toBe(escaped.uid);
     expect(repaired.status.initContainerStatuses?.find((s) => s.name === 'proxy-validation')?.state.terminated?.exitCode).toBe(0);
-    expect(viaProxy(connectFrom(cluster, 'mesh', repaired.name, 'app', ipv4(peer), 8080))?.listener).toBe('outbound');
+    expect(viaProxy(connectFrom(cluster, 'mesh', repaired.name, 'app', ipv4Of(peer), 8080))?.listener).toBe('outbound');
   }, 540_000);
 });
