@@ -2,7 +2,7 @@
  * Helpers shared by the dump parsers: numbered lines, the one error a malformed dump gets (an
  * InvalidInput naming the input, the line number and the line), a tokenizer for quoted words
  * (`"outrigger/localhost"`, `"a \"b\""`), and address, port and mark values as both iptables-save
- * and nft print them. Pure text handling.
+ * and nft print them, quote and brace balance. Pure text handling.
  */
 
 import type { IpFamily } from '../capture/capture-config.js';
@@ -35,6 +35,20 @@ export function tokenize(text: string): string[] {
   const pattern = /"((?:[^"\\]|\\.)*)"|(\S+)/g;
   for (const match of text.matchAll(pattern)) tokens.push(match[1] !== undefined ? match[1].replace(/\\(.)/g, '$1') : (match[2] ?? ''));
   return tokens;
+}
+
+/** Braces opened minus closed outside quoted words (nft's blocks: `table … {`, `{ 53, 15008 }`). */
+export function braceBalance(text: string): number {
+  let depth = 0;
+  let inside = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '\\' && inside) i++;
+    else if (ch === '"') inside = !inside;
+    else if (!inside && ch === '{') depth++;
+    else if (!inside && ch === '}') depth--;
+  }
+  return depth;
 }
 
 /** Whether the line's quotes are balanced (a `"` inside a quoted word is escaped). */

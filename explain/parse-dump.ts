@@ -10,7 +10,7 @@
  */
 
 import type { IpFamily } from '../capture/capture-config.js';
-import { dumpError, MaxLineLength, type NumberedLine, numberLines } from './dump-text.js';
+import { braceBalance, dumpError, MaxLineLength, type NumberedLine, numberLines } from './dump-text.js';
 import type { PathTable } from './path-model.js';
 import { parseNftTable } from './parse-nft-ruleset.js';
 import { parseSaveTable, readSaveHeader, type SaveHeader } from './parse-iptables-save.js';
@@ -20,19 +20,6 @@ export interface ParsedDump {
   /** What was found, for the output: `iptables-nft-save v1.8.9 (nf_tables) IPv4: nat, mangle`. */
   readonly inputs: readonly string[];
   readonly notes: readonly string[];
-}
-
-function braceBalance(text: string): number {
-  let depth = 0;
-  let inside = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (ch === '\\' && inside) i++;
-    else if (ch === '"') inside = !inside;
-    else if (!inside && ch === '{') depth++;
-    else if (!inside && ch === '}') depth--;
-  }
-  return depth;
 }
 
 export function parseDump(text: string, input: string): ParsedDump {

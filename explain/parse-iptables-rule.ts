@@ -14,27 +14,11 @@ import { CommentPrefix } from '../capture/render-restore.js';
 import { isRulePurpose } from '../capture/rule-purposes.js';
 import { parseAddressOrCidr, parseNumber32, parsePortRange, parseValueMask, protocolName } from './dump-text.js';
 import { FullMask, iptablesInterface, type PathAction, type PathRule, type PortRange, type Term } from './path-model.js';
+import { type Cursor, failRule, next, peek } from './rule-cursor.js';
 
-export class RuleSyntaxError extends Error {}
-
-const fail = (reason: string): never => {
-  throw new RuleSyntaxError(reason);
-};
-
-interface Cursor {
-  readonly tokens: readonly string[];
-  at: number;
-}
-
-const peek = (c: Cursor, ahead = 0): string | undefined => c.tokens[c.at + ahead];
-function next(c: Cursor, what: string): string {
-  const token = c.tokens[c.at++];
-  if (token === undefined) fail(`${what} is missing a value`);
-  return token as string;
-}
 
 function portRanges(text: string, option: string): PortRange[] {
-  return text.split(',').map((item) => parsePortRange(item) ?? fail(`${option} ${JSON.stringify(text)} is not a port, range or list of them`));
+  return text.split(',').map((item) => parsePortRange(item) ?? failRule(`${option} ${JSON.stringify(text)} is not a port, range or list of them`));
 }
 
 function ownerIds(text: string): (PortRange | string)[] {
@@ -67,7 +51,7 @@ export function parseIptablesRule(tokens: readonly string[], context: IptablesRu
   const c: Cursor = { tokens, at: 0 };
   if (/^\[\d+:\d+\]$/.test(peek(c) ?? '')) c.at++;
   const op = next(c, 'the rule');
-  if (op !== '-A' && op !== '--append') fail(`expected "-A CHAIN" (iptables-save output), found ${JSON.stringify(op)}`);
+  if (op !== '-A' && op !== '--append') failRule(`expected "-A CHAIN" (iptables-save output), found ${JSON.stringify(op)}`);
   const chain = next(c, '-A');
   const terms: Term[] = [];
   const unknown: string[] = [];
@@ -77,10 +61,10 @@ export function parseIptablesRule(tokens: readonly string[], context: IptablesRu
   let comment: string | undefined;
 
   const address = (kind: 'source' | 'destination', text: string, negate: boolean): void => {
-    const cidrs = text.split(',').map((item) => parseAddressOrCidr(item) ?? fail(`${kind} ${JSON.stringify(text)} is not an address or CIDR`));
+    const cidrs = text.split(',').map((item) => parseAddressOrCidr(item) ?? failRule(`${kind} ${JSON.stringify(text)} is not an address or CIDR`));
     const family = cidrs[0]?.family as IpFamily;
-    if (cidrs.some((x) => x.family !== family)) fail(`${kind} ${JSON.stringify(text)} mixes IPv4 and IPv6`);
-    if (context.family !== undefined && family !== context.family) fail(`${kind} ${text} is an IPv${family} address in an IPv${context.family} dump`);
+    if (cidrs.some((x) => x.family !== family)) failRule(`${kind} ${JSON.stringify(text)} mixes IPv4 and IPv6`);
+    if (context.family !== undefined && family !== context.family) failRule(`${kind} ${text} is an IPv${family} address in an IPv${context.family} dump`);
     addressFamily = family;
     terms.push({ kind, family, cidrs: cidrs.map((x) => x.cidr), negate });
   };
@@ -110,7 +94,7 @@ export function parseIptablesRule(tokens: readonly string[], context: IptablesRu
       }
       case '-f': case '--fragment': unknown.push(`${negate ? '! ' : ''}-f`); break;
       case '-m': case '--match': {
-        if (negate) fail('"!" cannot negate -m; put it before the module\'s option');
+        if (negate) failRule('"!" cannot negate -m; put it before the module\'s option');
         const name = next(c, '-m');
         const start = c.at;
         const parsed = Module.known.has(name) ? parseModule(name, c, terms, { protocol: portProtocol(), onComment: (t) => (comment = t) }) : false;
@@ -127,17 +111,17 @@ export function parseIptablesRule(tokens: readonly string[], context: IptablesRu
         break;
       }
       case '-j': case '--jump': {
-        if (negate) fail('"!" cannot negate -j');
+        if (negate) failRule('"!" cannot negate -j');
         actions.push(parseTarget(next(c, '-j'), c));
         break;
       }
       case '-g': case '--goto': {
-        if (negate) fail('"!" cannot negate -g');
+        if (negate) failRule('"!" cannot negate -g');
         actions.push({ kind: 'goto', chain: next(c, '-g') });
         break;
       }
       default:
-        fail(`unexpected ${JSON.stringify(option)}`);
+        failRule(`unexpected ${JSON.stringify(option)}`);
     }
   }
   if (actions.length === 0) actions.push({ kind: 'continue' });
@@ -238,7 +222,7 @@ function moduleOption(name: string, option: string, negate: boolean, c: Cursor, 
     case 'connmark': {
       if (option !== '--mark') return isModuleEnd(option) ? 'not-mine' : 'unknown';
       const text = take();
-      const value = parseValueMask(text) ?? fail(`--mark ${JSON.stringify(text)} is not a mark (value or value/mask)`);
+      const value = parseValueMask(text) ?? failRule(`--mark ${JSON.stringify(text)} is not a mark (value or value/mask)`);
       added.push({ kind: name === 'mark' ? 'mark' : 'connection-mark', value: value[0], mask: value[1], negate });
       return 'done';
     }
@@ -305,14 +289,14 @@ function parseTarget(target: string, c: Cursor): PathAction {
       const ports = one('--to-ports') ?? one('--to-port');
       if (!only('--to-ports', '--to-port', '--random')) return { kind: 'unknown', text: raw() };
       if (ports === undefined) return { kind: 'redirect' };
-      const range = parsePortRange(ports) ?? fail(`REDIRECT --to-ports ${JSON.stringify(ports)} is not a port`);
+      const range = parsePortRange(ports) ?? failRule(`REDIRECT --to-ports ${JSON.stringify(ports)} is not a port`);
       return range[0] === range[1] ? { kind: 'redirect', port: range[0] } : { kind: 'unknown', text: raw() };
     }
     case 'TPROXY': {
       const portText = one('--on-port');
-      const port = portText === undefined ? 0 : (parsePortRange(portText)?.[0] ?? fail(`TPROXY --on-port ${JSON.stringify(portText)} is not a port`));
+      const port = portText === undefined ? 0 : (parsePortRange(portText)?.[0] ?? failRule(`TPROXY --on-port ${JSON.stringify(portText)} is not a port`));
       const markText = one('--tproxy-mark');
-      const markValue = markText === undefined ? undefined : (parseValueMask(markText) ?? fail(`TPROXY --tproxy-mark ${JSON.stringify(markText)} is not a mark`));
+      const markValue = markText === undefined ? undefined : (parseValueMask(markText) ?? failRule(`TPROXY --tproxy-mark ${JSON.stringify(markText)} is not a mark`));
       const ip = one('--on-ip');
       return {
         kind: 'tproxy',
@@ -325,11 +309,11 @@ function parseTarget(target: string, c: Cursor): PathAction {
       const xmark = one('--set-xmark');
       const set = one('--set-mark');
       if (xmark !== undefined && options.size === 1) {
-        const [value, mask] = parseValueMask(xmark) ?? fail(`MARK --set-xmark ${JSON.stringify(xmark)} is not a mark`);
+        const [value, mask] = parseValueMask(xmark) ?? failRule(`MARK --set-xmark ${JSON.stringify(xmark)} is not a mark`);
         return { kind: 'set-mark', value, mask };
       }
       if (set !== undefined && options.size === 1) {
-        const [value, mask] = parseValueMask(set) ?? fail(`MARK --set-mark ${JSON.stringify(set)} is not a mark`);
+        const [value, mask] = parseValueMask(set) ?? failRule(`MARK --set-mark ${JSON.stringify(set)} is not a mark`);
         return { kind: 'set-mark', value, mask };
       }
       return { kind: 'unknown', text: raw() };
@@ -343,7 +327,7 @@ function parseTarget(target: string, c: Cursor): PathAction {
       if (options.has('--restore-mark') && only('--restore-mark', '--nfmask', '--ctmask', '--mask') && full('--nfmask') && full('--ctmask') && full('--mask')) return { kind: 'restore-mark' };
       const xmark = one('--set-xmark') ?? one('--set-mark');
       if (xmark !== undefined && options.size === 1) {
-        const [value, mask] = parseValueMask(xmark) ?? fail(`CONNMARK ${JSON.stringify(xmark)} is not a mark`);
+        const [value, mask] = parseValueMask(xmark) ?? failRule(`CONNMARK ${JSON.stringify(xmark)} is not a mark`);
         return { kind: 'set-connection-mark', value, mask };
       }
       return { kind: 'unknown', text: raw() };

@@ -10,7 +10,8 @@
 import type { IpFamily } from '../capture/capture-config.js';
 import { dumpError, type NumberedLine, quotesBalanced, tokenize } from './dump-text.js';
 import { iptablesBaseChain, type PathChain, type PathRule, type PathTable, type RuleSource } from './path-model.js';
-import { parseIptablesRule, RuleSyntaxError } from './parse-iptables-rule.js';
+import { parseIptablesRule } from './parse-iptables-rule.js';
+import { RuleSyntaxError } from './rule-cursor.js';
 
 export interface SaveHeader {
   readonly source: RuleSource;

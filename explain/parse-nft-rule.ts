@@ -16,11 +16,7 @@ import { CommentPrefix } from '../capture/render-restore.js';
 import { isRulePurpose } from '../capture/rule-purposes.js';
 import { parseAddressOrCidr, parseNumber32, parsePortRange, parseValueMask, protocolName } from './dump-text.js';
 import type { AddressType, InterfaceName, PathAction, PathRule, PortRange, Term } from './path-model.js';
-import { RuleSyntaxError } from './parse-iptables-rule.js';
-
-const fail = (reason: string): never => {
-  throw new RuleSyntaxError(reason);
-};
+import { type Cursor, failRule, next, peek } from './rule-cursor.js';
 
 /** Words, quoted strings, and `{`, `}`, `,` as tokens of their own. */
 export function nftTokens(text: string): string[] {
@@ -35,16 +31,6 @@ export function nftTokens(text: string): string[] {
 
 const unquote = (token: string): string => (token.startsWith('"') && token.endsWith('"') ? token.slice(1, -1).replace(/\\(.)/g, '$1') : token);
 
-interface Cursor {
-  readonly tokens: readonly string[];
-  at: number;
-}
-const peek = (c: Cursor, ahead = 0): string | undefined => c.tokens[c.at + ahead];
-function next(c: Cursor, what: string): string {
-  const token = c.tokens[c.at++];
-  if (token === undefined) fail(`${what} is missing a value`);
-  return token as string;
-}
 
 /** A value: one word, a bare list `a,b`, or `{ a, b }`; raw tokens (quoted ones keep their quotes). */
 function values(c: Cursor, what: string): string[] {
@@ -61,7 +47,7 @@ function values(c: Cursor, what: string): string[] {
   const items: string[] = [];
   while (peek(c) !== '}') {
     const token = next(c, `${what} set`);
-    if (token === '{') fail(`${what}: nested sets are not supported`);
+    if (token === '{') failRule(`${what}: nested sets are not supported`);
     if (token !== ',') items.push(token);
   }
   c.at++;
@@ -209,8 +195,8 @@ function match(word: string, c: Cursor, terms: Term[]): 'done' | 'unknown' {
       if (field === 'saddr' || field === 'daddr') {
         const v = operatorValues(c, `${selector} ${field}`);
         if (!v || v.items.some((i) => /^[^/]*-/.test(i))) return 'unknown';
-        const cidrs = v.items.map((i) => parseAddressOrCidr(i) ?? fail(`${selector} ${field} ${JSON.stringify(i)} is not an address`));
-        if (cidrs.some((x) => x.family !== ipFamily)) fail(`${selector} ${field} ${v.items.join(',')} is not an IPv${ipFamily} address`);
+        const cidrs = v.items.map((i) => parseAddressOrCidr(i) ?? failRule(`${selector} ${field} ${JSON.stringify(i)} is not an address`));
+        if (cidrs.some((x) => x.family !== ipFamily)) failRule(`${selector} ${field} ${v.items.join(',')} is not an IPv${ipFamily} address`);
         terms.push({ kind: field === 'saddr' ? 'source' : 'destination', family: ipFamily, cidrs: cidrs.map((x) => x.cidr), negate: v.negate });
         return 'done';
       }
@@ -229,7 +215,7 @@ function match(word: string, c: Cursor, terms: Term[]): 'done' | 'unknown' {
       if (field === 'sport' || field === 'dport') {
         const v = operatorValues(c, `${selector} ${field}`);
         if (!v) return 'unknown';
-        const ranges = v.items.map((i) => parsePortRange(i) ?? fail(`${selector} ${field} ${JSON.stringify(i)} is not a port`));
+        const ranges = v.items.map((i) => parsePortRange(i) ?? failRule(`${selector} ${field} ${JSON.stringify(i)} is not a port`));
         terms.push({ kind: field === 'sport' ? 'source-port' : 'destination-port', protocol: selector === 'th' ? 'any' : selector, ranges, negate: v.negate });
         return 'done';
       }
@@ -256,7 +242,7 @@ function match(word: string, c: Cursor, terms: Term[]): 'done' | 'unknown' {
         return 'done';
       }
       if (field === 'mark') {
-        if (peek(c) === 'set') fail('"ct mark set" is a statement; it was read as a match');
+        if (peek(c) === 'set') failRule('"ct mark set" is a statement; it was read as a match');
         return markMatch('connection-mark', c, terms);
       }
       return 'unknown';
@@ -312,7 +298,7 @@ function target(c: Cursor, what: string): { address?: string; port?: number; fam
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)|([0-9a-fA-F:]*:[0-9a-fA-F:]*))?(?::(\d+))?$/.exec(text);
   if (text.startsWith(':') && /^:\d+$/.test(text)) return { port: Number(text.slice(1)), ...(family ? { family } : {}) };
   if (/^\d+$/.test(text)) return { port: Number(text), ...(family ? { family } : {}) };
-  if (!m) fail(`${what} to ${JSON.stringify(text)} is not an address or port`);
+  if (!m) failRule(`${what} to ${JSON.stringify(text)} is not an address or port`);
   const address = m?.[1] ?? m?.[2] ?? m?.[3];
   return { ...(address ? { address } : {}), ...(m?.[4] ? { port: Number(m[4]) } : {}), ...(family ? { family } : {}) };
 }
@@ -344,7 +330,7 @@ function statement(word: string, c: Cursor, onComment: (text: string) => void): 
       return { kind: 'reject' };
     case 'redirect': {
       const to = target(c, 'redirect');
-      if (to.address) fail('redirect takes a port only');
+      if (to.address) failRule('redirect takes a port only');
       return { kind: 'redirect', ...(to.port !== undefined ? { port: to.port } : {}) };
     }
     case 'dnat': {

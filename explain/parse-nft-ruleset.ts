@@ -9,9 +9,9 @@
  */
 
 import type { IpFamily } from '../capture/capture-config.js';
-import { dumpError, type NumberedLine, quotesBalanced } from './dump-text.js';
+import { braceBalance, dumpError, type NumberedLine, quotesBalanced } from './dump-text.js';
 import type { BaseChainSpec, ChainType, PathChain, PathRule, PathTable } from './path-model.js';
-import { RuleSyntaxError } from './parse-iptables-rule.js';
+import { RuleSyntaxError } from './rule-cursor.js';
 import { parseNftRule } from './parse-nft-rule.js';
 
 const PriorityNames: Readonly<Record<string, number>> = { raw: -300, mangle: -150, dstnat: -100, filter: 0, security: 50, srcnat: 100 };
@@ -49,20 +49,6 @@ function parseChainHeader(text: string): BaseChainSpec | string {
     policy = m[1] as 'accept' | 'drop';
   }
   return { type: type as ChainType, hook, priority, policy };
-}
-
-/** Braces opened minus closed outside quoted words. */
-function braceBalance(text: string): number {
-  let depth = 0;
-  let inside = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (ch === '\\' && inside) i++;
-    else if (ch === '"') inside = !inside;
-    else if (!inside && ch === '{') depth++;
-    else if (!inside && ch === '}') depth--;
-  }
-  return depth;
 }
 
 /** Parses lines from `table F N {` to its closing `}` (both included). */
