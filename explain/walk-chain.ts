@@ -86,6 +86,41 @@ export function walk(state: RunState, table: PathTable, chainName: string, depth
   return { kind: 'fallthrough' };
 }
 
+/** iptables' --set-xmark (and nft's `mark set`): clear the mask's bits, then XOR the value in. */
+const xmark = (current: number, value: number, mask: number): number => ((current & ~mask) ^ value) >>> 0;
+
+/**
+ * The statements that only change the packet (marks, connection marks, zones, notrack) or nothing
+ * (no target, LOG) and let the rule go on: applies one and says true; false for every other action.
+ */
+function changePacket(packet: RunState['packet'], action: PathAction): boolean {
+  switch (action.kind) {
+    case 'continue':
+    case 'log':
+      return true;
+    case 'set-mark':
+      packet.mark = xmark(packet.mark, action.value, action.mask);
+      return true;
+    case 'save-mark':
+      packet.ctmark = packet.mark;
+      return true;
+    case 'restore-mark':
+      packet.mark = packet.ctmark;
+      return true;
+    case 'set-connection-mark':
+      packet.ctmark = xmark(packet.ctmark, action.value, action.mask);
+      return true;
+    case 'conntrack-zone':
+      packet.zone = action.zone;
+      return true;
+    case 'notrack':
+      packet.untracked = true;
+      return true;
+    default:
+      return false;
+  }
+}
+
 function runActions(state: RunState, table: PathTable, ref: RuleRef, depth: number, natAllowed: boolean, assumed: boolean | undefined, caller: string | undefined): ChainResult | 'next' {
   const packet = state.packet;
   const effects: string[] = [];
@@ -93,35 +128,11 @@ function runActions(state: RunState, table: PathTable, ref: RuleRef, depth: numb
     state.steps.push({ kind: 'rule', ref, effect: effects.join(', '), ...(assumed !== undefined ? { assumed } : {}) });
   };
   for (const action of ref.rule.actions) {
+    if (changePacket(packet, action)) {
+      effects.push(describeAction(action));
+      continue;
+    }
     switch (action.kind) {
-      case 'continue':
-      case 'log':
-        effects.push(describeAction(action));
-        continue;
-      case 'set-mark':
-        packet.mark = ((packet.mark & ~action.mask) ^ action.value) >>> 0;
-        effects.push(describeAction(action));
-        continue;
-      case 'save-mark':
-        packet.ctmark = packet.mark;
-        effects.push(describeAction(action));
-        continue;
-      case 'restore-mark':
-        packet.mark = packet.ctmark;
-        effects.push(describeAction(action));
-        continue;
-      case 'set-connection-mark':
-        packet.ctmark = ((packet.ctmark & ~action.mask) ^ action.value) >>> 0;
-        effects.push(describeAction(action));
-        continue;
-      case 'conntrack-zone':
-        packet.zone = action.zone;
-        effects.push(describeAction(action));
-        continue;
-      case 'notrack':
-        packet.untracked = true;
-        effects.push(describeAction(action));
-        continue;
       case 'jump':
       case 'goto': {
         effects.push(describeAction(action));
@@ -175,7 +186,7 @@ function runActions(state: RunState, table: PathTable, ref: RuleRef, depth: numb
         effects.push(describeAction(action));
         if (!listeners) state.assumptions.push(`a transparent socket (the proxy's inbound listener) listens on port ${action.port}, as TPROXY needs`);
         state.tproxy = { port: action.port, by: ref };
-        if (action.mark !== undefined) packet.mark = ((packet.mark & ~(action.mask ?? 0xffffffff)) ^ action.mark) >>> 0;
+        if (action.mark !== undefined) packet.mark = xmark(packet.mark, action.mark, action.mask ?? 0xffffffff);
         // iptables' TPROXY accepts; nft's tproxy statement lets the rule's next statements run.
         if (table.nftFamily === undefined) {
           record();
