@@ -6,18 +6,16 @@
  * (canonical-rule.ts) that spells each rule as the kernel gives it back.
  */
 
+import { tokenize } from '../../explain/dump-text.js';
+
+/** Words of a rule line, `"..."` as one word: the explainer's tokenizer, the same rules as iptables-restore's. */
+export { tokenize };
+
 export interface RestoreTable {
   readonly table: string;
   readonly chains: string[];
   /** Each rule as `-A CHAIN tokens...` or `-I CHAIN N tokens...`, comments removed. */
   readonly rules: string[];
-}
-
-export function tokenize(line: string): string[] {
-  const tokens: string[] = [];
-  const pattern = /"((?:[^"\\]|\\.)*)"|(\S+)/g;
-  for (const match of line.matchAll(pattern)) tokens.push(match[1] !== undefined ? match[1].replace(/\\(.)/g, '$1') : (match[2] ?? ''));
-  return tokens;
 }
 
 export function normaliseRule(line: string): string {

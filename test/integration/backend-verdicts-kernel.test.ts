@@ -14,13 +14,12 @@
 
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { propertyReplay } from '../helpers/property-replay.js';
 import { requireRealKernel } from '../helpers/netns.js';
 import { type ProbeConnection, probeOutcome, startVerdictPod, stopVerdictPod, Users, type VerdictInput, verdictInput, type VerdictPod, withCapture } from '../helpers/verdict-pod.js';
 
 const runs = Number(process.env.OUTRIGGER_VERDICT_RUNS ?? 25);
-const replay = process.env.OUTRIGGER_PROPERTY_SEED === undefined
-  ? {}
-  : { seed: Number(process.env.OUTRIGGER_PROPERTY_SEED), ...(process.env.OUTRIGGER_PROPERTY_PATH ? { path: process.env.OUTRIGGER_PROPERTY_PATH } : {}) };
+const replay = propertyReplay();
 
 let vp: VerdictPod | undefined;
 

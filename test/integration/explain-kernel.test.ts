@@ -22,6 +22,7 @@
 
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { propertyReplay } from '../helpers/property-replay.js';
 import { createCommandRunner } from '../../apply/create-command-runner.js';
 import type { CommandRunner } from '../../apply/command-runner.js';
 import { planCapture } from '../../capture/plan-capture.js';
@@ -41,9 +42,7 @@ import {
 } from '../helpers/verdict-pod.js';
 
 const runs = Number(process.env.OUTRIGGER_EXPLAIN_RUNS ?? 40);
-const replay = process.env.OUTRIGGER_PROPERTY_SEED === undefined
-  ? {}
-  : { seed: Number(process.env.OUTRIGGER_PROPERTY_SEED), ...(process.env.OUTRIGGER_PROPERTY_PATH ? { path: process.env.OUTRIGGER_PROPERTY_PATH } : {}) };
+const replay = propertyReplay();
 
 let vp: VerdictPod | undefined;
 

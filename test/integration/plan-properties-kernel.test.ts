@@ -25,6 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { propertyReplay } from '../helpers/property-replay.js';
 import { applyCapture, cleanupCapture } from '../../apply/apply-capture.js';
 import type { CommandRunner } from '../../apply/command-runner.js';
 import { createCommandRunner } from '../../apply/create-command-runner.js';
@@ -53,9 +54,7 @@ let dir: string;
 let resolvConfPath: string;
 
 const runs = Number(process.env.OUTRIGGER_PROPERTY_RUNS ?? 40);
-const replay = process.env.OUTRIGGER_PROPERTY_SEED === undefined
-  ? {}
-  : { seed: Number(process.env.OUTRIGGER_PROPERTY_SEED), ...(process.env.OUTRIGGER_PROPERTY_PATH ? { path: process.env.OUTRIGGER_PROPERTY_PATH } : {}) };
+const replay = propertyReplay();
 
 const saveBinary = (family: 4 | 6, backend: Backend, action: 'save' | 'restore'): string => `${family === 4 ? 'iptables' : 'ip6tables'}-${iptablesOf(backend)}-${action}`;
 
