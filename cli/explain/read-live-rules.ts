@@ -65,10 +65,10 @@ export async function readLiveRules(runner: CommandRunner, where: string): Promi
   const legacy = await legacyTablesInUse(runner, false);
   for (const family of [4, 6] as const) {
     const base = family === 4 ? 'iptables' : 'ip6tables';
+    const legacyInstalled = await runner.has(`${base}-legacy-save`);
     const variants: string[] = [];
     if (await runner.has(`${base}-nft-save`)) variants.push(`${base}-nft-save`);
-    if (legacy && (await runner.has(`${base}-legacy-save`))) variants.push(`${base}-legacy-save`);
-    const legacyInstalled = await runner.has(`${base}-legacy-save`);
+    if (legacy && legacyInstalled) variants.push(`${base}-legacy-save`);
     if (variants.length === 0 && !legacyInstalled && (await runner.has(`${base}-save`))) variants.push(`${base}-save`);
     // Legacy installed but without tables in this namespace holds no rules: nothing to say.
     if (variants.length === 0 && !legacyInstalled) notes.push(`no ${base}-save here: IPv${family} iptables rules were not read`);
