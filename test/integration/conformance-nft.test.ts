@@ -1,7 +1,7 @@
 /**
  * Istio native-nftables conformance, on the real kernel: for each of the 28 scenarios in
- * ../shared/conformance/istio-nftables, the scenario's flags and environment go through the real
- * `outrigger init` flag parser and the planner, the nft renderer's script and Istio's golden are
+ * test/fixtures/conformance/istio-nftables (a copy of shared/conformance), the scenario's flags and
+ * environment go through the real `outrigger init` flag parser and the planner, the nft renderer's script and Istio's golden are
  * loaded into two fresh network namespaces, and `nft list ruleset` must show the same tables,
  * chains (type, hook, priority) and rules in the same order. What nft itself treats as identical
  * (spelling, `meta l4proto tcp` before a tcp field, `/32`, counter values) is thereby aside; rule
@@ -37,7 +37,7 @@ import { parseInitFlags } from '../../init/parse-init-flags.js';
 import { createNamespace, destroyAllNamespaces, requireRealKernel } from '../helpers/netns.js';
 import { type ListedRuleset, listRuleset, loadNft, parseRuleset, tablesAsObject } from '../helpers/nft.js';
 
-const dataDir = new URL('../../../shared/conformance/istio-nftables/', import.meta.url);
+const dataDir = new URL('../fixtures/conformance/istio-nftables/', import.meta.url);
 
 interface Scenario {
   name: string;
@@ -51,7 +51,7 @@ interface Scenario {
 function loadScenarios(): { base: string[]; baseEnv: Record<string, string>; scenarios: Scenario[] } {
   const path = new URL('scenarios.json', dataDir);
   if (!existsSync(path)) {
-    throw new Error(`conformance data not found at ${path.pathname}: the shared/ folder must sit beside the repository`);
+    throw new Error(`conformance data not found at ${path.pathname}: test/fixtures/conformance holds a copy of shared/conformance (scripts/sync-conformance.sh)`);
   }
   const data = JSON.parse(readFileSync(path, 'utf8')) as { base: { flags: string[]; env: Record<string, string> }; scenarios: Scenario[] };
   return { base: data.base.flags, baseEnv: data.base.env, scenarios: data.scenarios };

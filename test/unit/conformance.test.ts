@@ -1,8 +1,8 @@
 /**
- * Istio conformance: for each of the 27 scenarios in ../shared/conformance/istio-iptables, the
- * scenario's flags and environment go through the real `outrigger init` flag parser and the
- * planner, and the rendered restore input must give the same tables, chains and rules, per family,
- * table and chain, in order, as Istio's golden. Both sides are compared as the kernel would store
+ * Istio conformance: for each of the 27 scenarios in test/fixtures/conformance/istio-iptables (a
+ * copy of shared/conformance), the scenario's flags and environment go through the real
+ * `outrigger init` flag parser and the planner, and the rendered restore input must give the same
+ * tables, chains and rules, per family, table and chain, in order, as Istio's golden. Both sides are compared as the kernel would store
  * them (test/helpers/canonical-rule.ts: header options in iptables-save's order, `--set-mark` as
  * `--set-xmark`, implicit `-m tcp`, ...) and chain by chain in the order that results once every
  * `-A`/`-I` line has run; that is all "byte-level formatting" covers here.
@@ -21,7 +21,7 @@ import { parseInitFlags } from '../../init/parse-init-flags.js';
 import { canonicalRule, type OwnerIds } from '../helpers/canonical-rule.js';
 import { parseRestoreDocuments, type RestoreTable, tokenize } from '../helpers/restore-document.js';
 
-const dataDir = new URL('../../../shared/conformance/istio-iptables/', import.meta.url);
+const dataDir = new URL('../fixtures/conformance/istio-iptables/', import.meta.url);
 
 interface Scenario {
   name: string;
@@ -35,7 +35,7 @@ interface Scenario {
 function loadScenarios(): { base: string[]; scenarios: Scenario[] } {
   const path = new URL('scenarios.json', dataDir);
   if (!existsSync(path)) {
-    throw new Error(`conformance data not found at ${path.pathname}: the shared/ folder must sit beside the repository`);
+    throw new Error(`conformance data not found at ${path.pathname}: test/fixtures/conformance holds a copy of shared/conformance (scripts/sync-conformance.sh)`);
   }
   const data = JSON.parse(readFileSync(path, 'utf8')) as { base: { flags: string[] }; scenarios: Scenario[] };
   return { base: data.base.flags, scenarios: data.scenarios };
